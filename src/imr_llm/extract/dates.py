@@ -1,0 +1,64 @@
+"""Date spellings found in IMR letters: 10/13/2016, 10-13-16, October 13, 2016, 2016-10-13."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+DATE_RE = re.compile(
+    r"(?<![\d/.-])(?:"
+    r"(?P<m>\d{1,2})[/-](?P<d>\d{1,2})[/-](?P<y>\d{4}|\d{2})"
+    r"|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
+    r"|(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+(?P<md>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<my>\d{4})"
+    r")(?![\d/])",
+    re.I,
+)
+
+
+def to_date(m: re.Match) -> date | None:
+    try:
+        if m.group("m"):
+            y = int(m.group("y"))
+            if y < 100:
+                y += 2000 if y < 50 else 1900
+            return date(y, int(m.group("m")), int(m.group("d")))
+        if m.group("iy"):
+            return date(int(m.group("iy")), int(m.group("im")), int(m.group("id")))
+        return date(int(m.group("my")), _MONTHS[m.group("mon").lower()], int(m.group("md")))
+    except ValueError:
+        return None
+
+
+def find_dates(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[re.Match, date]]:
+    for m in DATE_RE.finditer(text, start, len(text) if end is None else end):
+        d = to_date(m)
+        if d is not None and 1950 <= d.year <= 2100:
+            yield m, d
+
+
+def parse_date(s: str) -> date | None:
+    for _, d in find_dates(s):
+        return d
+    return None

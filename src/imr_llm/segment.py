@@ -1,0 +1,584 @@
+"""Segment: deterministic parse of a letter's layout, header fields, sections and items.
+
+The MAXIMUS templates make decision words, citations, dates and section boundaries exact to
+parse; every decision carries character spans into ``Letter.text``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from imr_llm.checks.base import Sections
+from imr_llm.extract import dates as dateparse
+from imr_llm.schemas import CaseFacts, Decision, Evidence, Layout, Letter
+
+_ISSUES_HEADINGS = re.compile(
+    r"^[ \t]*(IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)"
+    r"|INDEPENDENT MEDICAL REVIEW DECISION AND RATIONALE)[ \t]*$",
+    re.M,
+)
+_SUMMARY_HEADING = re.compile(r"^[ \t]*(CLINICAL CASE SUMMARY|CASE SUMMARY)[ \t]*$", re.M)
+_HOW_HEADING = re.compile(
+    r"^[ \t]*(HOW THE IMR FINAL DETERMINATION WAS MADE|Medical Qualifications of the Expert Reviewer:?)",
+    re.M | re.I,
+)
+_DOCS_HEADING = re.compile(r"^[ \t]*DOCUMENTS REVIEWED:?[ \t]*$", re.M)
+_DECISION_WORD = re.compile(r"(?P<word>upheld|overturned|uphold|overturn)[ \t]*\.?[ \t]*$", re.I)
+_CA_LABEL = re.compile(
+    r"^[ \t]*(Claims Administrator guideline:|The Claims Administrator based (?:its|their|his|her) decision on)",
+    re.M,
+)
+_REV_LABEL = re.compile(
+    r"^[ \t]*(MAXIMUS guideline:|The Expert Reviewer based (?:his/her|his|her|its|their) decision on)",
+    re.M,
+)
+_RAT_LABEL = re.compile(
+    r"^[ \t]*(Decision rationale:|The Expert Reviewer'?s decision rationale:)", re.M
+)
+_LEAD_IN = re.compile(r"^\s*Decision based on\s+", re.I)
+_REQUEST_2013 = re.compile(
+    r"^[ \t]*(?P<num>\d{1,2})\.[ \t]+Request for (?P<item>.+?) (?:is|are) (?P<neg>not )?medically"
+    r"\s+necessary and appropriate\.?",
+    re.M | re.S,
+)
+_ORIGINAL_FORM = re.compile(
+    r"^(?P<orig>.+?) was the original request\b.*?(?:remaining IMR eligible portion of the\s+"
+    r"original request,?\s*(?P<rem>.+)|The original request,\s*(?P<whole>.+))$",
+    re.S | re.I,
+)
+_HEADING_SENTENCE_END = re.compile(
+    r"(was the original request|by the Claims Administrator|IMR eligible|Claims Administrator)\.\s*$",
+    re.I,
+)
+
+_NEG = (
+    r"(?:not|never|no longer)\s+(?:be\s+|been\s+|considered\s+|deemed\s+|seen\s+as\s+|"
+    r"shown\s+to\s+be\s+|established\s+as\s+|supported\s+as\s+)?(?:medically\s+)?necessary"
+    r"|(?:not|cannot\s+be|can\s*not\s+be|cannot)\s+(?:be\s+)?(?:deemed|considered|established|"
+    r"determined|found|supported)(?:\s+to\s+be|\s+as)?\s+(?:medically\s+)?necessary"
+    r"|medical\s+necessity\s+(?:of\s+(?:this|the)\s+(?:request|item|treatment)\s+)?(?:(?:has|had|was|is)\s+)?(?:not|never)\s+(?:been\s+)?established"
+    r"|not\s+(?:a\s+)?medical(?:ly)?\s+necess(?:ity|ary)"
+    r"|\bunnecessary\b|\bnon-?certified\b|is\s+not\s+(?:medically\s+)?(?:supported|warranted|indicated)"
+)
+_POS = (
+    r"(?:is|are|was|were|be|been|considered|deemed|determined\s+to\s+be|established\s+as|"
+    r"found\s+to\s+be|as)\s+(?:medically\s+)?necessary"
+    r"|medical\s+necessity\s+(?:(?:has|had|was|is)\s+)?(?:been\s+)?established"
+)
+_CONCLUSION = re.compile(rf"(?P<neg>{_NEG})|(?P<pos>{_POS})", re.I)
+
+_AGE_SEX = re.compile(
+    r"\b(?P<age>\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|y/o|yo)\b(?:[\s-]*old)?[\s,-]*"
+    r"(?:(?:old|year[- ]old)\s+)?(?P<sex>male|female|man|woman|gentleman|lady|boy|girl)?",
+    re.I,
+)
+_SEX_WORD = re.compile(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b", re.I)
+_HE = re.compile(r"\b(he|him|his|himself)\b", re.I)
+_SHE = re.compile(r"\b(she|her|hers|herself)\b", re.I)
+_SPECIALTY = re.compile(r"Certification\(s\)/Specialty:\s*(?P<s>[^\n]+(?:\n(?![A-Z ]+:|CLINICAL)[^\n]+)?)")
+_BOARD = re.compile(r"Board Certified in (?P<s>[A-Z][\w &/,-]+?)(?:,|\.| and is)", re.S)
+_DIAG = re.compile(
+    r"(?:diagnos(?:es|is|ed)\s+(?:include[sd]?|of|were|are|was|is|as|with)|diagnosed\s+with)"
+    r"\s*:?\s*(?P<d>[^.]{3,400})\.",
+    re.I,
+)
+
+_SEX_MAP = {
+    "male": "male",
+    "man": "male",
+    "gentleman": "male",
+    "boy": "male",
+    "female": "female",
+    "woman": "female",
+    "lady": "female",
+    "girl": "female",
+}
+
+REGION_TERMS: dict[str, tuple[str, ...]] = {
+    "low back": ("low back", "lower back", "lumbar", "lumbosacral", "sacroiliac", "l4-5", "l5-s1"),
+    "neck": ("neck", "cervical"),
+    "upper back": ("thoracic", "upper back"),
+    "shoulder": ("shoulder", "rotator cuff", "scapul"),
+    "elbow": ("elbow", "epicondyl"),
+    "wrist/hand": ("wrist", "hand", "carpal", "finger", "thumb"),
+    "hip": ("hip",),
+    "knee": ("knee", "patell", "menisc"),
+    "ankle/foot": ("ankle", "foot", "feet", "heel", "plantar", "toe"),
+    "head": ("head injury", "headache", "concussion", "traumatic brain"),
+}
+
+
+@dataclass
+class Segmentation:
+    layout: Layout
+    case: CaseFacts
+    decisions: list[Decision]
+    sections: Sections
+    is_imr: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def segment(letter: Letter) -> Segmentation:
+    text = letter.text
+    layout = detect_layout(text)
+    sections = find_sections(text, layout)
+    if layout == "dwc-2013":
+        decisions = _items_2013(text, sections)
+    else:
+        decisions = _items_heading_form(text, sections)
+    case = _case_facts(text, sections, layout)
+    return Segmentation(
+        layout=layout,
+        case=case,
+        decisions=decisions,
+        sections=sections,
+        is_imr=looks_like_imr(text),
+    )
+
+
+def looks_like_imr(text: str) -> bool:
+    head = text[:20000]
+    markers = (
+        r"Independent Medical Review",
+        r"\bIMR\b",
+        r"MAXIMUS",
+        r"medically\s+necessary",
+        r"Decision rationale",
+    )
+    return sum(bool(re.search(m, head, re.I)) for m in markers) >= 2
+
+
+def detect_layout(text: str) -> Layout:
+    head = text[:3000]
+    if re.search(r"Notice of Independent Medical Review Determination", head, re.I) or (
+        _REQUEST_2013.search(text) and re.search(r"Expert Reviewer'?s decision rationale", text)
+    ):
+        return "dwc-2013"
+    if re.search(r"IMR DECISION\(S\) AND RATIONALE\(S\)", text) or re.match(
+        r"\s*MAXIMUS FEDERAL SERVICES, INC\.", text
+    ):
+        return "dwc-2015"
+    if _ISSUES_HEADINGS.search(text):
+        if re.search(r"Case\s+Number:", head):
+            return "dwc-2016"
+        return "dwc-2014"
+    return "unknown"
+
+
+def find_sections(text: str, layout: Layout) -> Sections:
+    n = len(text)
+    how = _HOW_HEADING.search(text)
+    summ = _SUMMARY_HEADING.search(text)
+    issues = _ISSUES_HEADINGS.search(text)
+    if layout == "dwc-2013":
+        issues = _REQUEST_2013.search(text) and _first_request_block(text)
+    docs = _DOCS_HEADING.search(text)
+    marks = sorted(
+        (m.start(), name)
+        for name, m in (("credentials", how), ("summary", summ), ("issues", issues), ("documents", docs))
+        if m
+    )
+    spans: dict[str, tuple[int, int]] = {}
+    for i, (start, name) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else n
+        spans[name] = (start, end)
+    first = marks[0][0] if marks else n
+    header = (0, first) if first > 0 and layout in ("dwc-2016", "dwc-2015", "dwc-2013") else None
+    if summ:
+        s0, s1 = spans["summary"]
+        body = re.search(
+            r"including all medical records:?\s*\n|based on a review of the case file[^\n]*\n", text[s0:s1]
+        )
+        if body:
+            spans["summary"] = (s0 + body.end(), s1)
+        else:
+            spans["summary"] = (summ.end(), s1)
+    return Sections(
+        header=header,
+        credentials=spans.get("credentials"),
+        summary=spans.get("summary"),
+        documents=spans.get("documents"),
+        issues=spans.get("issues"),
+    )
+
+
+def _first_request_block(text: str):
+    for m in _REQUEST_2013.finditer(text):
+        tail = text[m.end() : m.end() + 600]
+        if re.search(r"Claims Administrator based|Expert Reviewer", tail):
+            return m
+    return None
+
+
+@dataclass
+class _Heading:
+    start: int
+    end: int
+    word_start: int
+    word: str
+
+
+def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        stop = end if nl == -1 else nl
+        spans.append((pos, stop))
+        pos = stop + 1
+    return spans
+
+
+def _find_headings(text: str, start: int, end: int) -> list[_Heading]:
+    lines = _line_spans(text, start, end)
+    headings: list[_Heading] = []
+    floor = 0
+    for i, (a, b) in enumerate(lines):
+        line = text[a:b]
+        m = _DECISION_WORD.search(line)
+        if not m:
+            continue
+        before = line[: m.start()].rstrip()
+        if before:
+            if not before.endswith(":"):
+                continue
+        else:
+            prev = text[lines[i - 1][0] : lines[i - 1][1]].rstrip() if i else ""
+            if not prev.endswith(":"):
+                continue
+        j = i
+        first_line = i if before else i - 1
+        j = first_line
+        k = j - 1
+        while k >= floor and first_line - k < 10:
+            prev = text[lines[k][0] : lines[k][1]].strip()
+            if not prev:
+                k -= 1
+                continue
+            if _is_boundary_line(prev):
+                break
+            j = k
+            k -= 1
+        headings.append(_Heading(lines[j][0], b, a + m.start(), m.group("word")))
+        floor = i + 1
+    return headings
+
+
+def _is_boundary_line(line: str) -> bool:
+    if _HEADING_SENTENCE_END.search(line):
+        return False
+    if re.match(r"(Decision rationale|MAXIMUS guideline|Claims Administrator guideline):", line):
+        return True
+    if line.isupper() and len(line) > 8:
+        return True
+    if re.search(r"(set forth below|guideline|rationale):\s*$", line, re.I):
+        return True
+    return bool(re.search(r"[.;!?\"')\]]\s*$|necessary\.?\d*\s*$", line))
+
+
+def _clean(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def _outcome(word: str) -> str:
+    return "upheld" if word.lower().startswith("uph") else "overturned"
+
+
+def _items_heading_form(text: str, sections: Sections) -> list[Decision]:
+    start, end = sections.issues or (0, len(text))
+    if sections.issues:
+        after = re.search(r"set forth below:?[ \t]*\n", text[start:end])
+        start = start + after.end() if after else text.find("\n", start) + 1
+    headings = _find_headings(text, start, end)
+    decisions = []
+    for k, h in enumerate(headings):
+        block_end = headings[k + 1].start if k + 1 < len(headings) else end
+        raw = text[h.start : h.word_start].rstrip()
+        raw = raw[:-1] if raw.endswith(":") else raw
+        item, original = _item_text(raw)
+        d = Decision(
+            index=k,
+            item=item,
+            outcome=_outcome(h.word),
+            span=(h.start, block_end),
+            heading_span=(h.start, h.end),
+            original_request=original,
+        )
+        _fill_block(text, d, h.end, block_end)
+        decisions.append(d)
+    return decisions
+
+
+def _item_text(raw: str) -> tuple[str, str | None]:
+    heading = _clean(raw)
+    m = _ORIGINAL_FORM.match(heading)
+    if m:
+        item = (m.group("rem") or m.group("whole") or "").strip()
+        item = re.sub(r"\s+is$", "", item).rstrip(" ,.")
+        orig = _clean(m.group("orig"))
+        if m.group("whole"):
+            orig = item
+        return item, orig
+    heading = re.sub(r"\s+is$", "", heading)
+    return heading, None
+
+
+def _fill_block(text: str, d: Decision, start: int, end: int) -> None:
+    block = text[start:end]
+    ca = _CA_LABEL.search(block)
+    rev = _REV_LABEL.search(block)
+    rat = _RAT_LABEL.search(block)
+    bounds = sorted(m.start() for m in (ca, rev, rat) if m) + [len(block)]
+
+    def field_span(m):
+        if not m:
+            return None
+        stop = min(b for b in bounds if b > m.start())
+        a, b = start + m.end(), start + stop
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        return (a, b)
+
+    if (s := field_span(ca)) is not None:
+        d.ca_guideline_span = s
+        d.claims_administrator_guideline = _citation(text[s[0] : s[1]])
+    if (s := field_span(rev)) is not None:
+        d.reviewer_guideline_span = s
+        d.reviewer_guideline = _citation(text[s[0] : s[1]])
+    if (s := field_span(rat)) is not None:
+        d.rationale_span = s
+        d.rationale = text[s[0] : s[1]]
+        conclusion, ev = parse_conclusion(text, s)
+        d.conclusion = conclusion
+        d.conclusion_evidence = ev
+
+
+def _citation(s: str) -> str:
+    return _LEAD_IN.sub("", _clean(s), count=1)
+
+
+def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | None]:
+    """The rationale's own conclusion: the last sentence saying (not) medically necessary."""
+    a, b = span
+    last = None
+    for m in _CONCLUSION.finditer(text, a, b):
+        last = m
+    if not last:
+        return "unclear", None
+    s0 = _sentence_start(text, last.start(), a)
+    s1 = _sentence_end(text, last.end(), b)
+    ev = Evidence(quote=text[s0:s1], start=s0, end=s1)
+    return ("not_medically_necessary" if last.group("neg") else "medically_necessary"), ev
+
+
+def _sentence_start(text: str, pos: int, floor: int) -> int:
+    i = pos
+    while i > floor:
+        if text[i - 1] in ".!?" and (i >= len(text) or text[i].isspace()):
+            break
+        i -= 1
+    while i < pos and text[i].isspace():
+        i += 1
+    return i
+
+
+def _sentence_end(text: str, pos: int, ceil: int) -> int:
+    i = pos
+    while i < ceil and text[i] not in ".!?":
+        i += 1
+    return min(i + 1, ceil)
+
+
+def _items_2013(text: str, sections: Sections) -> list[Decision]:
+    start = sections.issues[0] if sections.issues else 0
+    end = sections.documents[0] if sections.documents and sections.documents[0] > start else len(text)
+    matches = [
+        m
+        for m in _REQUEST_2013.finditer(text, start, end)
+        if re.search(r"Claims Administrator based|Expert Reviewer", text[m.end() : m.end() + 600])
+    ]
+    decisions = []
+    for k, m in enumerate(matches):
+        block_end = matches[k + 1].start() if k + 1 < len(matches) else end
+        hs = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        d = Decision(
+            index=k,
+            item=_clean(m.group("item")),
+            outcome="upheld" if m.group("neg") else "overturned",
+            span=(hs, block_end),
+            heading_span=(hs, m.end()),
+        )
+        _fill_block(text, d, m.end(), block_end)
+        decisions.append(d)
+    return decisions
+
+
+_HEADER_LABELS = {
+    "case_number": r"Case\s+Number:",
+    "date_assigned": r"Date\s+Assigned:",
+    "date_of_injury": r"Date\s+of\s+Injury:",
+    "decision_date": r"Decision\s+Date:",
+    "ur_denial_date": r"UR\s+Denial\s+Date:",
+    "priority": r"Priority:",
+    "application_received": r"Application\s+Received:",
+}
+_CASE_NO = re.compile(r"\bCM\d{2}-\d{5,8}\b")
+_PRIORITY = re.compile(r"\b(Standard|Expedited)\b", re.I)
+
+
+def parse_header(text: str) -> dict[str, object]:
+    """Header fields in any extraction order.
+
+    PDFium and pypdf put each value after its label; pdfminer emits a column of labels and then
+    a column of values, or a value just before its label. Pairing runs in passes: label then
+    value, a run of labels then a run of values, value then label, then what is left in order.
+    """
+    stop = _HOW_HEADING.search(text[:4000])
+    head = text[: stop.start() if stop else 2500]
+    tokens: list[tuple[int, int, str, str, object]] = []
+    for name, pat in _HEADER_LABELS.items():
+        m = re.search(pat, head)
+        if m:
+            tokens.append((m.start(), m.end(), "label", name, None))
+    for m in _CASE_NO.finditer(head):
+        tokens.append((m.start(), m.end(), "value", "case", m.group(0)))
+    for m in _PRIORITY.finditer(head):
+        tokens.append((m.start(), m.end(), "value", "priority", m.group(1).capitalize()))
+    for m, d in dateparse.find_dates(head):
+        tokens.append((m.start(), m.end(), "value", "date", d))
+    tokens.sort()
+    paired: dict[int, int] = {}
+    out: dict[str, object] = {}
+    n = len(tokens)
+
+    def fits(li: int, vi: int) -> bool:
+        want = {"case_number": "case", "priority": "priority"}.get(tokens[li][3], "date")
+        return want == tokens[vi][3] and li not in paired and vi not in paired
+
+    def blank_between(i: int, j: int) -> bool:
+        return not head[tokens[i][1] : tokens[j][0]].strip()
+
+    def pair(li: int, vi: int) -> None:
+        paired[li] = vi
+        paired[vi] = li
+        out[tokens[li][3]] = tokens[vi][4]
+
+    def alone(i: int) -> bool:
+        line_start = head.rfind("\n", 0, tokens[i][0]) + 1
+        line_end = head.find("\n", tokens[i][1])
+        rest = head[tokens[i][1] : line_end if line_end != -1 else len(head)]
+        return not rest.strip() and (is_label(i) or not head[line_start : tokens[i][0]].strip())
+
+    def is_label(i: int) -> bool:
+        return tokens[i][2] == "label"
+
+    i = 0
+    while i < n:
+        run = []
+        while i < n and is_label(i):
+            run.append(i)
+            i += 1
+        if not run:
+            i += 1
+            continue
+        vals = []
+        while i < n and not is_label(i) and len(vals) < len(run):
+            vals.append(i)
+            i += 1
+        if len(run) >= 2 and len(vals) == len(run) and all(map(alone, run + vals)):
+            for li, vi in zip(run, vals, strict=True):
+                if fits(li, vi):
+                    pair(li, vi)
+    for i in range(n - 1):
+        if is_label(i) and not is_label(i + 1) and blank_between(i, i + 1) and fits(i, i + 1):
+            pair(i, i + 1)
+    for i in range(1, n):
+        if is_label(i) and not is_label(i - 1) and blank_between(i - 1, i) and fits(i, i - 1):
+            pair(i, i - 1)
+    for li in [i for i in range(n) if is_label(i)]:
+        for vi in range(n):
+            if not is_label(vi) and fits(li, vi):
+                pair(li, vi)
+                break
+    return out
+
+
+def _case_facts(text: str, sections: Sections, layout: Layout) -> CaseFacts:
+    header = parse_header(text) if layout != "dwc-2014" else {}
+    summary = text[sections.summary[0] : sections.summary[1]] if sections.summary else text[:6000]
+    facts = CaseFacts(**{k: v for k, v in header.items() if k in CaseFacts.model_fields})
+    if facts.date_of_injury is None:
+        facts.date_of_injury = injury_date_from_summary(summary)
+    age, sex = age_and_sex(summary)
+    facts.patient_age = age
+    facts.patient_sex = sex
+    facts.reviewer_specialty = _specialty(text)
+    facts.diagnoses = _diagnoses(summary)
+    facts.body_regions = body_regions(summary)
+    return facts
+
+
+_INJURY_CONTEXT = re.compile(
+    r"(?:date\s+of\s+(?:industrial\s+)?injury|\bDOI\b|injur(?:y|ed)(?:\s+\w+){0,3}?\s+(?:on|of|dated)"
+    r"|industrial\s+injury\s+(?:on|of)|injured\s+(?:at\s+work\s+)?on)",
+    re.I,
+)
+
+
+def injury_date_from_summary(summary: str) -> date | None:
+    for m in _INJURY_CONTEXT.finditer(summary):
+        for dm, d in dateparse.find_dates(summary[m.end() : m.end() + 60]):
+            if dm.start() < 25:
+                return d
+    return None
+
+
+def age_and_sex(summary: str) -> tuple[int | None, str | None]:
+    age = sex = None
+    for m in _AGE_SEX.finditer(summary[:3000]):
+        value = int(m.group("age"))
+        if 14 <= value <= 100:
+            age = value
+            if m.group("sex"):
+                sex = _SEX_MAP[m.group("sex").lower()]
+            break
+    if sex is None:
+        m = _SEX_WORD.search(summary[:1500])
+        if m:
+            sex = _SEX_MAP[m.group("sex").lower()]
+    if sex is None:
+        he, she = len(_HE.findall(summary)), len(_SHE.findall(summary))
+        if he >= 2 and he > 3 * she:
+            sex = "male"
+        elif she >= 2 and she > 3 * he:
+            sex = "female"
+    return age, sex
+
+
+def _specialty(text: str) -> str | None:
+    m = _SPECIALTY.search(text)
+    if m:
+        return _clean(m.group("s")).rstrip(" ,&")
+    m = _BOARD.search(text[:5000])
+    return _clean(m.group("s")) if m else None
+
+
+def _diagnoses(summary: str) -> list[str]:
+    m = _DIAG.search(summary)
+    if not m:
+        return []
+    parts = re.split(r",\s*|;\s*|\s+and\s+", _clean(m.group("d")))
+    return [p.strip() for p in parts if 2 < len(p.strip()) < 120][:12]
+
+
+def body_regions(text: str) -> list[str]:
+    low = text.lower()
+    return [
+        region
+        for region, terms in REGION_TERMS.items()
+        if any(re.search(r"\b" + re.escape(t), low) for t in terms)
+    ]
