@@ -80,7 +80,9 @@ def expand_paths(paths: Iterable[str]) -> tuple[list[InputFile], list[str]]:
     return found, unmatched
 
 
-def read_letter(path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES, source: str | None = None) -> Letter:
+def read_letter(
+    path: Path | str, *, max_bytes: int = DEFAULT_MAX_BYTES, source: str | None = None
+) -> Letter:
     """Read one file into a Letter, or raise IngestError with an actionable message."""
     path = Path(path)
     source = source if source is not None else str(path)
@@ -158,7 +160,9 @@ def _pdf_text(data: bytes, source: str) -> tuple[str, int]:
             page.close()
         return "\n".join(parts), len(parts)
     except pdfium.PdfiumError as exc:
-        raise IngestError(ErrorKind.pdf_corrupt, f"{source}: a page cannot be read ({exc})") from None
+        raise IngestError(
+            ErrorKind.pdf_corrupt, f"{source}: a page cannot be read ({exc})"
+        ) from None
     finally:
         pdf.close()
 
@@ -202,7 +206,9 @@ def _binary_ratio(sample: bytes) -> float:
     return controls / len(sample)
 
 
-def iter_letters(inputs: Iterable[InputFile], **kwargs) -> Iterator[tuple[InputFile, Letter | IngestError]]:
+def iter_letters(
+    inputs: Iterable[InputFile], **kwargs
+) -> Iterator[tuple[InputFile, Letter | IngestError]]:
     for item in inputs:
         try:
             yield item, read_letter(item.path, source=item.source, **kwargs)

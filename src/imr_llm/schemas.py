@@ -146,4 +146,6 @@ class AuditRecord(BaseModel):
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
     def to_json_dict(self) -> dict:
-        return self.model_dump(mode="json", exclude_none=False, exclude={"text"} if self.text is None else None)
+        return self.model_dump(
+            mode="json", exclude_none=False, exclude={"text"} if self.text is None else None
+        )

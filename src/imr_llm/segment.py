@@ -77,7 +77,9 @@ _AGE_SEX = re.compile(
 _SEX_WORD = re.compile(r"\b(?P<sex>male|female|man|woman|gentleman|lady)\b", re.I)
 _HE = re.compile(r"\b(he|him|his|himself)\b", re.I)
 _SHE = re.compile(r"\b(she|her|hers|herself)\b", re.I)
-_SPECIALTY = re.compile(r"Certification\(s\)/Specialty:\s*(?P<s>[^\n]+(?:\n(?![A-Z ]+:|CLINICAL)[^\n]+)?)")
+_SPECIALTY = re.compile(
+    r"Certification\(s\)/Specialty:\s*(?P<s>[^\n]+(?:\n(?![A-Z ]+:|CLINICAL)[^\n]+)?)"
+)
 _BOARD = re.compile(r"Board Certified in (?P<s>[A-Z][\w &/,-]+?)(?:,|\.| and is)", re.S)
 _DIAG = re.compile(
     r"(?:diagnos(?:es|is|ed)\s+(?:include[sd]?|of|were|are|was|is|as|with)|diagnosed\s+with)"
@@ -177,7 +179,12 @@ def find_sections(text: str, layout: Layout) -> Sections:
     docs = _DOCS_HEADING.search(text)
     marks = sorted(
         (m.start(), name)
-        for name, m in (("credentials", how), ("summary", summ), ("issues", issues), ("documents", docs))
+        for name, m in (
+            ("credentials", how),
+            ("summary", summ),
+            ("issues", issues),
+            ("documents", docs),
+        )
         if m
     )
     spans: dict[str, tuple[int, int]] = {}
@@ -189,7 +196,8 @@ def find_sections(text: str, layout: Layout) -> Sections:
     if summ:
         s0, s1 = spans["summary"]
         body = re.search(
-            r"including all medical records:?\s*\n|based on a review of the case file[^\n]*\n", text[s0:s1]
+            r"including all medical records:?\s*\n|based on a review of the case file[^\n]*\n",
+            text[s0:s1],
         )
         if body:
             spans["summary"] = (s0 + body.end(), s1)
@@ -395,7 +403,9 @@ def _sentence_end(text: str, pos: int, ceil: int) -> int:
 
 def _items_2013(text: str, sections: Sections) -> list[Decision]:
     start = sections.issues[0] if sections.issues else 0
-    end = sections.documents[0] if sections.documents and sections.documents[0] > start else len(text)
+    end = (
+        sections.documents[0] if sections.documents and sections.documents[0] > start else len(text)
+    )
     matches = [
         m
         for m in _REQUEST_2013.finditer(text, start, end)

@@ -8,7 +8,15 @@ import pkgutil
 from imr_llm.checks.base import REGISTRY, CheckContext, CheckSpec, Sections, register
 from imr_llm.schemas import Finding
 
-__all__ = ["REGISTRY", "CheckContext", "CheckSpec", "Sections", "register", "run_checks", "load_checks"]
+__all__ = [
+    "REGISTRY",
+    "CheckContext",
+    "CheckSpec",
+    "Sections",
+    "register",
+    "run_checks",
+    "load_checks",
+]
 
 _LOADED = False
 

@@ -21,13 +21,25 @@ class Sections:
 
 @dataclass
 class CheckContext:
+    """What a check sees. ``text`` has planted instructions blanked out (same offsets);
+    ``raw_text`` is the letter as read."""
+
     letter: Letter
     record: AuditRecord
     sections: Sections = field(default_factory=Sections)
+    masked_text: str | None = None
+    injections: list[tuple[int, int]] | None = None
 
     @property
     def text(self) -> str:
+        return self.masked_text if self.masked_text is not None else self.letter.text
+
+    @property
+    def raw_text(self) -> str:
         return self.letter.text
+
+    def raw_evidence(self, start: int, end: int) -> Evidence:
+        return Evidence(quote=self.raw_text[start:end], start=start, end=end)
 
     def section_text(self, name: str) -> str:
         span = getattr(self.sections, name)

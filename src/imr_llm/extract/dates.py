@@ -31,7 +31,9 @@ DATE_RE = re.compile(
     r"(?<![\d/.-])(?:"
     r"(?P<m>\d{1,2})[/-](?P<d>\d{1,2})[/-](?P<y>\d{4}|\d{2})"
     r"|(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})"
-    r"|(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+(?P<md>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<my>\d{4})"
+    r"|(?P<mon>"
+    + "|".join(sorted(_MONTHS, key=len, reverse=True))
+    + r")\.?\s+(?P<md>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<my>\d{4})"
     r")(?![\d/])",
     re.I,
 )
@@ -51,7 +53,9 @@ def to_date(m: re.Match) -> date | None:
         return None
 
 
-def find_dates(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[re.Match, date]]:
+def find_dates(
+    text: str, start: int = 0, end: int | None = None
+) -> Iterator[tuple[re.Match, date]]:
     for m in DATE_RE.finditer(text, start, len(text) if end is None else end):
         d = to_date(m)
         if d is not None and 1950 <= d.year <= 2100:

@@ -1,0 +1,93 @@
+"""Text aimed at automated reviewers: prompt injection and attempts to steer the checker.
+
+``find_instructions`` runs before segmentation; the pipeline blanks the sentences it finds
+(same length, so offsets hold) so that planted text cannot change what the parser reads.
+"""
+
+from __future__ import annotations
+
+import re
+
+from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.schemas import Finding
+
+_PATTERNS = [
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+|earlier\s+)*"
+    r"(?:instructions?|prompts?|rules|guidance|directions)",
+    r"\b(?:AI|A\.I\.|automated|automatic|machine|LLM|software|computer)[- ](?:reviewers?|auditors?|checkers?|"
+    r"systems?|models?|assistants?|tools?|readers?|screening|review|audit)\b",
+    r"\b(?:large\s+)?language\s+models?\b",
+    r"\bsystem\s+prompt\b",
+    r"\byou\s+are\s+(?:an?\s+)?(?:AI|assistant|language model|chatbot|auditor bot)\b",
+    r"\b(?:report|mark|classify|treat|label|flag)\s+(?:this|the)\s+(?:letter|determination|decision|case|file)\s+"
+    r"(?:as\s+)?(?:consistent|clean|correct|valid|approved|not\s+inconsistent)",
+    r"\bdo\s+not\s+(?:flag|report|mention|raise)\s+(?:any\s+)?(?:findings?|issues?|inconsistenc|errors?|this)",
+    r"\bno\s+(?:findings|inconsistencies)\s+(?:should|must|may)\s+be\s+(?:reported|flagged|raised)",
+    r"<\|(?:im_start|im_end|system|user|assistant)\|>|\[/?INST\]|###\s*(?:instruction|system)",
+    r"\b(?:note|message|attention)\s+(?:to|for)\s+(?:any\s+|the\s+)?(?:automated|AI|machine|software)\b",
+]
+_RX = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I)
+
+
+def find_instructions(text: str) -> list[tuple[int, int]]:
+    """Sentence spans holding text addressed to automated readers, merged and in order."""
+    spans: list[tuple[int, int]] = []
+    for m in _RX.finditer(text):
+        a = _sentence_start(text, m.start())
+        b = _sentence_end(text, m.end())
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """Blank the spans with spaces, keeping newlines, so every offset still points home."""
+    if not spans:
+        return text
+    chars = list(text)
+    for a, b in spans:
+        for i in range(a, b):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars)
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    i = pos
+    while (
+        i > 0 and not (text[i - 1] in ".!?" and text[i].isspace()) and text[i - 1 : i + 1] != "\n\n"
+    ):
+        i -= 1
+    while i < pos and text[i].isspace():
+        i += 1
+    return i
+
+
+def _sentence_end(text: str, pos: int) -> int:
+    m = re.compile(r"[.!?](?=\s|$)|\n\s*\n").search(text, pos)
+    return m.end() if m else len(text)
+
+
+@register("instructions", "suspicious-instructions")
+def suspicious_instructions(ctx: CheckContext) -> list[Finding]:
+    """Letter text that addresses automated reviewers or tries to steer the checker."""
+    spans = ctx.injections if ctx.injections is not None else find_instructions(ctx.raw_text)
+    return [
+        finding(
+            "suspicious-instructions",
+            "high",
+            "The letter contains text addressed to automated reviewers; it was ignored for every other check.",
+            [ctx.raw_evidence(a, b)],
+            _decision_at(ctx, a),
+        )
+        for a, b in spans
+    ]
+
+
+def _decision_at(ctx: CheckContext, pos: int) -> int | None:
+    for d in ctx.record.decisions:
+        if d.span[0] <= pos < d.span[1]:
+            return d.index
+    return None

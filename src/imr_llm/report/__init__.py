@@ -1,0 +1,1 @@
+"""Writers: results.jsonl, findings.csv, report.html, and the terminal view."""
