@@ -37,3 +37,7 @@ def seeds_dir() -> Path:
     if SEEDS.is_dir():
         return SEEDS
     return EXAMPLES
+
+
+# The scripted OpenAI-compatible server for the LLM tests (tests/fake_openai.py).
+from fake_openai import fake_openai  # noqa: E402, F401

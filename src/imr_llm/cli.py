@@ -191,7 +191,8 @@ def _print_table(result) -> None:
     )
     out_console.print(
         f"{len(recs)} letters: {ok} ok, {len(recs) - ok} failed, {flagged} with medium/high findings "
-        f"({result.processed} processed, {result.skipped} already done) in {result.seconds:.1f}s"
+        f"({result.processed} processed, {result.skipped} already done) in {result.seconds:.1f}s",
+        soft_wrap=True,
     )
     if result.counts:
         t = Table("code", "severity", "findings", title="Findings")

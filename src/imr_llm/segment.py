@@ -136,7 +136,7 @@ def segment(letter: Letter) -> Segmentation:
         case=case,
         decisions=decisions,
         sections=sections,
-        is_imr=looks_like_imr(text),
+        is_imr=bool(decisions) or looks_like_imr(text),
     )
 
 
@@ -369,18 +369,35 @@ def _citation(s: str) -> str:
     return _LEAD_IN.sub("", _clean(s), count=1)
 
 
+_ANCHORS = ("necess", "certif", "supported", "warranted", "indicated")
+
+
 def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | None]:
     """The rationale's own conclusion: the last sentence saying (not) medically necessary."""
     a, b = span
+    low = text[a:b].lower()
+    anchors = sorted({i for word in _ANCHORS for i in _find_all(low, word)}, reverse=True)
     last = None
-    for m in _CONCLUSION.finditer(text, a, b):
-        last = m
+    for pos in anchors:
+        window_start = a + max(0, pos - 140)
+        for m in _CONCLUSION.finditer(text, window_start, min(b, a + pos + 90)):
+            if last is None or m.end() > last.end():
+                last = m
+        if last is not None and last.end() >= a + pos:
+            break
     if not last:
         return "unclear", None
     s0 = _sentence_start(text, last.start(), a)
     s1 = _sentence_end(text, last.end(), b)
     ev = Evidence(quote=text[s0:s1], start=s0, end=s1)
     return ("not_medically_necessary" if last.group("neg") else "medically_necessary"), ev
+
+
+def _find_all(haystack: str, needle: str):
+    i = haystack.find(needle)
+    while i != -1:
+        yield i
+        i = haystack.find(needle, i + 1)
 
 
 def _sentence_start(text: str, pos: int, floor: int) -> int:
@@ -585,10 +602,12 @@ def _diagnoses(summary: str) -> list[str]:
     return [p.strip() for p in parts if 2 < len(p.strip()) < 120][:12]
 
 
+_REGION_RX = {
+    region: re.compile("|".join(r"\b" + re.escape(t) for t in terms))
+    for region, terms in REGION_TERMS.items()
+}
+
+
 def body_regions(text: str) -> list[str]:
     low = text.lower()
-    return [
-        region
-        for region, terms in REGION_TERMS.items()
-        if any(re.search(r"\b" + re.escape(t), low) for t in terms)
-    ]
+    return [region for region, rx in _REGION_RX.items() if rx.search(low)]

@@ -11,30 +11,62 @@ import re
 from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.schemas import Finding
 
-_PATTERNS = [
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+|above\s+|earlier\s+)*"
-    r"(?:instructions?|prompts?|rules|guidance|directions)",
-    r"\b(?:AI|A\.I\.|automated|automatic|machine|LLM|software|computer)[- ](?:reviewers?|auditors?|checkers?|"
-    r"systems?|models?|assistants?|tools?|readers?|screening|review|audit)\b",
-    r"\b(?:large\s+)?language\s+models?\b",
-    r"\bsystem\s+prompt\b",
-    r"\byou\s+are\s+(?:an?\s+)?(?:AI|assistant|language model|chatbot|auditor bot)\b",
-    r"\b(?:report|mark|classify|treat|label|flag)\s+(?:this|the)\s+(?:letter|determination|decision|case|file)\s+"
-    r"(?:as\s+)?(?:consistent|clean|correct|valid|approved|not\s+inconsistent)",
-    r"\bdo\s+not\s+(?:flag|report|mention|raise)\s+(?:any\s+)?(?:findings?|issues?|inconsistenc|errors?|this)",
-    r"\bno\s+(?:findings|inconsistencies)\s+(?:should|must|may)\s+be\s+(?:reported|flagged|raised)",
-    r"<\|(?:im_start|im_end|system|user|assistant)\|>|\[/?INST\]|###\s*(?:instruction|system)",
-    r"\b(?:note|message|attention)\s+(?:to|for)\s+(?:any\s+|the\s+)?(?:automated|AI|machine|software)\b",
+# (pattern, literal words one of which the lowered text must hold before the regex runs)
+_PATTERNS: list[tuple[str, tuple[str, ...]]] = [
+    (
+        r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|prior\s+"
+        r"|above\s+|earlier\s+)*(?:instructions?|prompts?|rules|guidance|directions)",
+        ("ignore", "disregard", "forget", "override"),
+    ),
+    (
+        r"\b(?:AI|A\.I\.|automated|automatic|machine|LLM|software|computer)[- ](?:reviewers?|auditors?|"
+        r"checkers?|systems?|models?|assistants?|tools?|readers?|screening|review|audit)\b",
+        ("ai ", "ai-", "a.i.", "automat", "machine", "llm", "software", "computer"),
+    ),
+    (r"\b(?:large\s+)?language\s+models?\b", ("language model",)),
+    (r"\bsystem\s+prompt\b", ("system prompt",)),
+    (
+        r"\byou\s+are\s+(?:an?\s+)?(?:AI|assistant|language model|chatbot|auditor bot)\b",
+        ("you are",),
+    ),
+    (
+        r"\b(?:report|mark|classify|treat|label|flag)\s+(?:this|the)\s+(?:letter|determination|decision|"
+        r"case|file)\s+(?:as\s+)?(?:consistent|clean|correct|valid|approved|not\s+inconsistent)",
+        ("consistent", "clean", "correct", "valid", "approved"),
+    ),
+    (
+        r"\bdo\s+not\s+(?:flag|report|mention|raise)\s+(?:any\s+)?(?:findings?|issues?|inconsistenc|errors?|this)",
+        ("do not flag", "do not report", "do not mention", "do not raise"),
+    ),
+    (
+        r"\bno\s+(?:findings|inconsistencies)\s+(?:should|must|may)\s+be\s+(?:reported|flagged|raised)",
+        ("no findings", "no inconsistencies"),
+    ),
+    (
+        r"<\|(?:im_start|im_end|system|user|assistant)\|>|\[/?INST\]|###\s*(?:instruction|system)",
+        ("<|", "inst]", "###"),
+    ),
+    (
+        r"\b(?:note|message|attention)\s+(?:to|for)\s+(?:any\s+|the\s+)?(?:automated|AI|machine|software)\b",
+        ("note to", "note for", "message to", "message for", "attention to", "attention for"),
+    ),
 ]
-_RX = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.I)
+_COMPILED = [(re.compile(p, re.I), words) for p, words in _PATTERNS]
 
 
 def find_instructions(text: str) -> list[tuple[int, int]]:
     """Sentence spans holding text addressed to automated readers, merged and in order."""
+    low = text.lower()
+    hits = sorted(
+        (m.start(), m.end())
+        for rx, words in _COMPILED
+        if any(w in low for w in words)
+        for m in rx.finditer(text)
+    )
     spans: list[tuple[int, int]] = []
-    for m in _RX.finditer(text):
-        a = _sentence_start(text, m.start())
-        b = _sentence_end(text, m.end())
+    for start, end in hits:
+        a = _sentence_start(text, start)
+        b = _sentence_end(text, end)
         if spans and a <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
         else:

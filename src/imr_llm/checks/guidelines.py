@@ -1,0 +1,226 @@
+"""Guideline-citation checks: cited topic, cited body region, and CA vs reviewer citations."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Iterator
+
+from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.guidelines import (
+    GuidelineRef,
+    body_regions,
+    catalog,
+    cites_nothing,
+    is_regional,
+    parse_citations,
+    regions_for_ref,
+    topics_related,
+    treatment_topics,
+)
+from imr_llm.guidelines.citations import ref_coverage
+from imr_llm.schemas import Decision, Evidence, Finding, Severity
+
+PARTIES = {"claims_administrator": "claims administrator", "reviewer": "reviewer"}
+
+
+@functools.lru_cache(maxsize=2048)
+def _loose(needle: str) -> re.Pattern | None:
+    words = needle.split()
+    if not words:
+        return None
+    soft = r"[\ufffe\u00ad]?"
+    return re.compile(r"[\s\ufffe\u00ad]*".join(soft.join(re.escape(c) for c in w) for w in words))
+
+
+def find_loose(
+    text: str, needle: str, start: int = 0, end: int | None = None
+) -> tuple[int, int] | None:
+    """Span of the last whitespace-insensitive occurrence of ``needle`` in ``text[start:end]``."""
+    pattern = _loose(needle)
+    if pattern is None:
+        return None
+    hits = list(pattern.finditer(text, start, len(text) if end is None else end))
+    return (hits[-1].start(), hits[-1].end()) if hits else None
+
+
+def item_span(ctx: CheckContext, decision: Decision) -> tuple[int, int] | None:
+    """Where the decision's item is named in its heading (falls back to the heading span)."""
+    if decision.heading_span:
+        a, b = decision.heading_span
+        hit = find_loose(ctx.text, decision.item, a, b)
+        return hit or (a, b)
+    a, b = decision.span
+    return find_loose(ctx.text, decision.item, a, b)
+
+
+def item_evidence(ctx: CheckContext, decision: Decision) -> list[Evidence]:
+    span = item_span(ctx, decision)
+    return [ctx.evidence(*span)] if span else []
+
+
+def citation_refs(
+    ctx: CheckContext, decision: Decision, party: str
+) -> tuple[list[GuidelineRef], int | None, bool]:
+    """The party's parsed refs with offsets into the letter, and whether it cited nothing.
+
+    Refs are parsed from the letter text under the citation span when the segmenter gave
+    one, so ``base + ref.start`` indexes the letter; ``base`` is None when the citation
+    could not be located.
+    """
+    field = (
+        "claims_administrator_guideline"
+        if party == "claims_administrator"
+        else "reviewer_guideline"
+    )
+    span = (
+        decision.ca_guideline_span
+        if party == "claims_administrator"
+        else decision.reviewer_guideline_span
+    )
+    text = getattr(decision, field)
+    if span:
+        text, base = ctx.text[span[0] : span[1]], span[0]
+    elif text:
+        hit = find_loose(ctx.text, text, *decision.span)
+        base = hit[0] if hit else None
+        if hit:
+            text = ctx.text[hit[0] : hit[1]]
+    else:
+        return [], None, True
+    return parse_citations(text), base, cites_nothing(text)
+
+
+def ref_evidence(ctx: CheckContext, ref: GuidelineRef, base: int | None) -> list[Evidence]:
+    if base is None:
+        return []
+    return [ctx.evidence(base + ref.start, base + ref.end)]
+
+
+def describe(ref: GuidelineRef) -> str:
+    """Short human name of a ref, e.g. 'MTUS Chronic Pain p.122'."""
+    cat = catalog()
+    fam = cat.families.get(ref.family)
+    name = ref.chapter_name or (fam.name if fam else ref.family)
+    if ref.chapter and ref.family == "acoem":
+        name = f"ACOEM Ch.{ref.chapter} {name}"
+    where = ""
+    if ref.pages:
+        where = f" p.{ref.pages[0]}" + (f"-{ref.pages[-1]}" if len(ref.pages) > 1 else "")
+    elif ref.sections:
+        where = f" ({'; '.join(ref.sections)[:80]})"
+    return name + where
+
+
+def topic_names(topics: Iterable[str], most: int = 4) -> str:
+    cat = catalog()
+    names = sorted(cat.topics[t].name if t in cat.topics else t for t in topics)
+    if len(names) > most:
+        return ", ".join(names[:most]) + f" and {len(names) - most} more"
+    return ", ".join(names)
+
+
+def region_names(regions: Iterable[str]) -> str:
+    cat = catalog()
+    return ", ".join(sorted(cat.regions[r].name if r in cat.regions else r for r in regions))
+
+
+def _parties(
+    ctx: CheckContext, decision: Decision
+) -> Iterator[tuple[str, list[GuidelineRef], int | None]]:
+    for party in PARTIES:
+        refs, base, _ = citation_refs(ctx, decision, party)
+        yield party, refs, base
+
+
+@register("guideline-topic", "guideline-topic-mismatch")
+def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
+    """Cited page/section covers a treatment unrelated to the item (both known)."""
+    for d in ctx.record.decisions:
+        item_topics = treatment_topics(d.item)
+        if not item_topics:
+            continue
+        for party, refs, base in _parties(ctx, d):
+            covs = [(r, ref_coverage(r)) for r in refs]
+            specific = [(r, c) for r, c in covs if c.specific]
+            if not specific or any(c.general or c.unknown for _, c in covs):
+                continue
+            if any(topics_related(item_topics, set(c.topics)) for _, c in specific):
+                continue
+            cited = "; ".join(f"{describe(r)} covers {topic_names(c.topics)}" for r, c in specific)
+            evidence = item_evidence(ctx, d) + [
+                e for r, _ in specific for e in ref_evidence(ctx, r, base)
+            ]
+            if len(evidence) < 2:
+                continue
+            yield finding(
+                "guideline-topic-mismatch",
+                Severity.medium,
+                f"The {PARTIES[party]}'s citation does not cover the item's treatment "
+                f"({topic_names(item_topics)}): {cited}.",
+                evidence,
+                d.index,
+            )
+
+
+def injured_regions(ctx: CheckContext) -> set[str]:
+    """Body regions the case summary (or the extracted case facts) names."""
+    regions = body_regions(ctx.section_text("summary"))
+    if ctx.record.case.body_regions:
+        regions |= body_regions("; ".join(ctx.record.case.body_regions))
+    return regions
+
+
+@register("guideline-region", "guideline-region-mismatch")
+def check_guideline_region(ctx: CheckContext) -> Iterable[Finding]:
+    """A cited body-region chapter fits neither the item's region nor the injured regions."""
+    injured = injured_regions(ctx)
+    for d in ctx.record.decisions:
+        known = body_regions(d.item) | injured
+        if not known:
+            continue
+        for party, refs, base in _parties(ctx, d):
+            for ref in refs:
+                if not is_regional(ref):
+                    continue
+                cited = regions_for_ref(ref)
+                if not cited or cited & known:
+                    continue
+                evidence = ref_evidence(ctx, ref, base) + item_evidence(ctx, d)
+                if len(evidence) < 2:
+                    continue
+                yield finding(
+                    "guideline-region-mismatch",
+                    Severity.medium,
+                    f"The {PARTIES[party]} cites {describe(ref)} ({region_names(cited)}), but the item "
+                    f"and the case summary concern {region_names(known)}.",
+                    evidence,
+                    d.index,
+                )
+
+
+@register("citation-disagreement", "citation-disagreement")
+def check_citation_disagreement(ctx: CheckContext) -> Iterable[Finding]:
+    """Claims administrator and reviewer cite different guidelines (informational)."""
+    for d in ctx.record.decisions:
+        ca, ca_base, ca_none = citation_refs(ctx, d, "claims_administrator")
+        rv, rv_base, rv_none = citation_refs(ctx, d, "reviewer")
+        if ca_none or rv_none or not ca or not rv:
+            continue
+        if any(a.same_guideline(b) for a in ca for b in rv):
+            continue
+        evidence = [e for r in ca for e in ref_evidence(ctx, r, ca_base)]
+        evidence += [e for r in rv for e in ref_evidence(ctx, r, rv_base)]
+        if not evidence:
+            continue
+        yield finding(
+            "citation-disagreement",
+            Severity.info,
+            "The claims administrator cites "
+            + "; ".join(describe(r) for r in ca)
+            + ", the reviewer "
+            + "; ".join(describe(r) for r in rv)
+            + ".",
+            evidence,
+            d.index,
+        )

@@ -1,0 +1,149 @@
+"""Rationale about a different treatment, body region or side than the item (rules part).
+
+Conservative by design: rationales often quote guideline text about other treatments and
+summarise other complaints, so a finding needs the rationale never to name the item's
+treatment (or region) at all while naming another one, and never to repeat the item's
+own distinctive words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.guidelines import find_loose, item_evidence, region_names, topic_names
+from imr_llm.guidelines import find_regions, find_topics, related, topics_related
+from imr_llm.guidelines.catalog import Mention
+from imr_llm.schemas import Decision, Finding, Severity
+
+_GENERIC = {
+    "request", "requested", "additional", "continue", "continued", "retrospective", "associated",
+    "surgical", "service", "services", "with", "without", "contrast", "times", "time", "week",
+    "weeks", "weekly", "visits", "visit", "sessions", "session", "therapy", "treatment",
+    "treatments", "left", "right", "bilateral", "spine", "unknown", "quantity", "purchase",
+    "rental", "initial", "possible", "one", "two", "three", "four", "five", "six", "seven",
+    "eight", "nine", "ten", "twelve", "for", "the", "and", "of", "to", "per", "day", "days",
+    "month", "months", "supply", "tablet", "tablets", "refill", "affected", "area", "apply",
+    "orally", "needed", "hours", "every", "take", "pre", "post", "op", "dos", "evaluation",
+}  # fmt: skip
+_OTHER_SIDE = {"left": "right", "right": "left"}
+
+
+_LINKED = {"surgery", "surgical-assistant", "preop-testing"}
+
+
+def _content_words(text: str) -> set[str]:
+    """Distinctive lower-case word stems of ``text`` (no generic request words)."""
+    return {
+        re.sub(r"(?:es|s)$", "", w)
+        for w in re.findall(r"[a-z][a-z\-]{3,}", text.lower())
+        if w not in _GENERIC and not w.endswith("mg")
+    }
+
+
+def _rationale(ctx: CheckContext, d: Decision) -> tuple[str, int] | None:
+    if d.rationale_span:
+        return ctx.text[d.rationale_span[0] : d.rationale_span[1]], d.rationale_span[0]
+    if not d.rationale:
+        return None
+    hit = find_loose(ctx.text, d.rationale, *d.span)
+    return (ctx.text[hit[0] : hit[1]], hit[0]) if hit else None
+
+
+def _most_named(mentions: list[Mention], exclude: set[str]) -> Mention | None:
+    counts = Counter(i for m in mentions for i in m.ids if i not in exclude)
+    if not counts:
+        return None
+    top = counts.most_common(1)[0][0]
+    return next(m for m in mentions if top in m.ids)
+
+
+@register("treatment", "treatment-mismatch")
+def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
+    """Rationale names another treatment, region or side and never the item's own."""
+    for d in ctx.record.decisions:
+        found = _rationale(ctx, d)
+        if found is None:
+            continue
+        rationale, base = found
+        shared = _content_words(d.item) & _content_words(rationale)
+        topic = [] if shared else _topic_mismatch(ctx, d, rationale, base)
+        regions = find_regions(rationale)
+        yield from (
+            topic
+            or _region_mismatch(ctx, d, regions, base)
+            or _side_mismatch(ctx, d, regions, base)
+        )
+
+
+def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
+    item_topics = {i for m in find_topics(d.item) for i in m.ids}
+    mentions = find_topics(rationale)
+    named = {i for m in mentions for i in m.ids}
+    if not item_topics or not named - _LINKED or topics_related(item_topics, named):
+        return []
+    other = _most_named(mentions, _LINKED)
+    evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
+    if len(evidence) < 2:
+        return []
+    names = {i for i in other.ids if not any(related(i, t) for t in item_topics)}
+    return [
+        finding(
+            "treatment-mismatch",
+            Severity.medium,
+            f"The rationale never names the item's treatment ({topic_names(item_topics)}) but "
+            f"discusses {topic_names(names or other.ids)}.",
+            evidence,
+            d.index,
+        )
+    ]
+
+
+def _region_mismatch(ctx, d, mentions: list[Mention], base: int) -> list[Finding]:
+    item_regions = {i for m in find_regions(d.item) for i in m.ids}
+    named = {i for m in mentions for i in m.ids}
+    if not item_regions or len(mentions) < 2 or item_regions & named:
+        return []
+    other = _most_named(mentions, set())
+    evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
+    if len(evidence) < 2:
+        return []
+    return [
+        finding(
+            "treatment-mismatch",
+            Severity.medium,
+            f"The item concerns the {region_names(item_regions)}, but the rationale only names "
+            f"the {region_names(named)}.",
+            evidence,
+            d.index,
+        )
+    ]
+
+
+def _side_mismatch(ctx, d, mentions: list[Mention], base: int) -> list[Finding]:
+    for item_m in find_regions(d.item):
+        side = item_m.side
+        if side not in _OTHER_SIDE:
+            continue
+        same = [m for m in mentions if m.ids & item_m.ids]
+        if not same or any(m.side in (side, "bilateral", None) for m in same):
+            continue
+        if not all(m.side == _OTHER_SIDE[side] for m in same):
+            continue
+        other = same[0]
+        evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
+        if len(evidence) < 2:
+            continue
+        return [
+            finding(
+                "treatment-mismatch",
+                Severity.medium,
+                f"The item is for the {side} {item_m.text}, but the rationale only discusses the "
+                f"{_OTHER_SIDE[side]} side.",
+                evidence,
+                d.index,
+            )
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""Evaluation: labeled sets, metrics, scorecards and labeled mutations."""

@@ -1,0 +1,358 @@
+"""The guideline catalog (``catalog.json``) and the text lookups built on it.
+
+Topic and region names are matched on word boundaries with their aliases and common
+misspellings; all-capital abbreviations ("PT", "TENS", "EMG") match case-sensitively.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from pydantic import BaseModel, Field
+
+
+class Limit(BaseModel):
+    """A numeric limit a guideline sets for a topic (e.g. at most 6 massage visits)."""
+
+    value: float
+    low: float | None = None
+    unit: str
+    kind: str = "max"
+    scope: str | None = None
+    verified: str
+
+
+class Topic(BaseModel):
+    id: str
+    name: str
+    kind: str
+    groups: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    misspellings: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    related_kinds: list[str] = Field(default_factory=list)
+    limits: list[Limit] = Field(default_factory=list)
+    verified: str
+
+
+class Family(BaseModel):
+    id: str
+    name: str
+    mtus: bool
+    general: bool
+    versions: dict[str, str] = Field(default_factory=dict)
+    default_version: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    default_topics: list[str] = Field(default_factory=list)
+    verified: str
+
+
+class Chapter(BaseModel):
+    id: str
+    family: str
+    number: int | None = None
+    name: str
+    year: int | None = None
+    aliases: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    general: bool = False
+    verified: str
+    note: str | None = None
+
+
+class Section(BaseModel):
+    family: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    general: bool = False
+    regions: list[str] | None = None
+    verified: str
+
+
+class PageEntry(BaseModel):
+    family: str
+    version: str | None = None
+    chapter: int | str | None = None
+    pages: list[int]
+    topics: list[str] = Field(default_factory=list)
+    general: bool = False
+    verified: str
+    note: str | None = None
+
+
+class Region(BaseModel):
+    id: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+    verified: str = "reference catalog, unverified"
+
+
+class RegionGroup(BaseModel):
+    aliases: list[str]
+    regions: list[str]
+    verified: str = "reference catalog, unverified"
+
+
+class CatalogData(BaseModel):
+    schema_: int = Field(alias="schema")
+    about: str = ""
+    families: list[Family]
+    chapters: list[Chapter]
+    sections: list[Section]
+    pages: list[PageEntry]
+    topics: list[Topic]
+    regions: list[Region]
+    region_groups: list[RegionGroup]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A topic or region name found in a text: ``ids`` it names, span, the matched text."""
+
+    ids: frozenset[str]
+    start: int
+    end: int
+    text: str
+    side: str | None = None
+
+
+def _is_abbreviation(alias: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z0-9/&'#]{2,7}s?", alias)) and any(c.isalpha() for c in alias)
+
+
+def alias_pattern(alias: str, plural: bool = True) -> str:
+    """Regex source for one alias: flexible whitespace and hyphens, word boundaries."""
+    parts = []
+    for ch in alias:
+        if ch.isspace():
+            if not parts or parts[-1] != r"\s+":
+                parts.append(r"\s+")
+        elif ch == "-":
+            parts.append(r"[-\s]?")
+        elif ch == "/":
+            parts.append(r"\s*/\s*")
+        else:
+            parts.append(re.escape(ch))
+    body = "".join(parts)
+    if plural and alias[-1:].isalpha() and not _is_abbreviation(alias):
+        body += "(?:e?s)?"
+    lead = r"(?<![A-Za-z0-9])" if alias[:1].isalnum() else ""
+    return lead + body + r"(?![A-Za-z0-9])"
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9#'\u2019]+")
+_SEPARATOR = re.compile(r"[\s\-\u2010\u2013/&(),]{1,5}")
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+class AliasMatcher:
+    """Finds non-overlapping alias mentions (longest first) and maps them to ids.
+
+    Matching is token-based: an alias matches the same word sequence separated by
+    whitespace, hyphens, slashes or brackets; a final ``s``/``es`` is allowed except on
+    abbreviations, which also match case-sensitively.
+    """
+
+    def __init__(self, entries: list[tuple[str, str]], patterns: list[tuple[str, str]] = ()):
+        merged: dict[tuple[tuple[str, ...], bool], set[str]] = {}
+        for alias, ident in entries:
+            toks = _tokens(alias)
+            if not toks:
+                continue
+            exact = _is_abbreviation(alias)
+            key = (tuple(toks) if exact else tuple(t.lower() for t in toks), exact)
+            merged.setdefault(key, set()).add(ident)
+        self._first: dict[str, list[tuple[tuple[str, ...], bool, frozenset[str]]]] = {}
+        for (toks, exact), ids in merged.items():
+            self._first.setdefault(toks[0].lower(), []).append((toks, exact, frozenset(ids)))
+        for cands in self._first.values():
+            cands.sort(key=lambda c: -len(c[0]))
+        self._patterns = [(re.compile(p), ident) for p, ident in patterns]
+
+    @staticmethod
+    def _same(word: str, tok: str, exact: bool, last: bool) -> bool:
+        if exact:
+            return word == tok
+        w = word.lower()
+        return w == tok or (last and tok[-1:].isalpha() and w in (tok + "s", tok + "es"))
+
+    def find(self, text: str) -> list[Mention]:
+        words = list(_TOKEN.finditer(text))
+        found: list[Mention] = []
+        for i, w in enumerate(words):
+            first = w.group().lower()
+            cands = self._first.get(first)
+            if cands is None and first.endswith("s"):
+                cands = self._first.get(first[:-1]) or self._first.get(first[:-2])
+            for toks, exact, ids in cands or ():
+                n = len(toks)
+                if i + n > len(words):
+                    continue
+                ok = True
+                for k in range(n):
+                    word = words[i + k]
+                    if k and not _SEPARATOR.fullmatch(text, words[i + k - 1].end(), word.start()):
+                        ok = False
+                        break
+                    if not self._same(word.group(), toks[k], exact, k == n - 1):
+                        ok = False
+                        break
+                if ok:
+                    end = words[i + n - 1].end()
+                    found.append(Mention(ids, w.start(), end, text[w.start() : end]))
+                    break
+        for regex, ident in self._patterns:
+            for m in regex.finditer(text):
+                found.append(Mention(frozenset({ident}), m.start(), m.end(), m.group()))
+        found.sort(key=lambda x: (x.start, -(x.end - x.start)))
+        kept: list[Mention] = []
+        for m in found:
+            if kept and m.start < kept[-1].end:
+                prev = kept[-1]
+                if (m.start, m.end) == (prev.start, prev.end):
+                    kept[-1] = Mention(prev.ids | m.ids, prev.start, prev.end, prev.text)
+                continue
+            kept.append(m)
+        return kept
+
+
+_SIDE_BEFORE = re.compile(
+    r"(?:\b(?P<both>(?:right|left)\s+and\s+(?:right|left)|both|bilateral(?:ly)?)"
+    r"|\b(?P<side>left|right))\s*(?:-?\s*sided\s+)?(?:(?:upper|lower|distal|proximal|anterior|posterior|"
+    r"medial|lateral|mid|index|ring|small|middle|long|great|big)\s+)*$",
+    re.IGNORECASE,
+)
+_SIDE_ABBREV = {"R": "right", "L": "left", "B": "bilateral"}
+
+
+def _side(text: str, m: Mention) -> str | None:
+    if re.fullmatch(r"[RLB](?:UE|LE)s?", m.text):
+        return _SIDE_ABBREV[m.text[0]]
+    sm = _SIDE_BEFORE.search(text[max(0, m.start - 40) : m.start])
+    if not sm:
+        return None
+    return "bilateral" if sm.group("both") else sm.group("side").lower()
+
+
+class Catalog:
+    """The loaded catalog with its indexes."""
+
+    def __init__(self, data: CatalogData):
+        self.data = data
+        self.families = {f.id: f for f in data.families}
+        self.chapters = {c.id: c for c in data.chapters}
+        self.topics = {t.id: t for t in data.topics}
+        self.regions = {r.id: r for r in data.regions}
+        self.topic_matcher = AliasMatcher(
+            [(a, t.id) for t in data.topics for a in (*t.aliases, *t.misspellings)]
+        )
+        region_entries = [(a, r.id) for r in data.regions for a in r.aliases]
+        region_patterns = [(p, r.id) for r in data.regions for p in r.patterns]
+        all_regions = sorted(self.regions)
+        for i, g in enumerate(data.region_groups):
+            for a in g.aliases:
+                region_entries.append((a, f"group:{i}"))
+        self._groups = {
+            f"group:{i}": set(all_regions) if g.regions == ["*"] else set(g.regions)
+            for i, g in enumerate(data.region_groups)
+        }
+        self.region_matcher = AliasMatcher(region_entries, region_patterns)
+
+    def expand_regions(self, ids: frozenset[str] | set[str]) -> set[str]:
+        out: set[str] = set()
+        for i in ids:
+            out |= self._groups.get(i, {i})
+        return out
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The packaged catalog, loaded once."""
+    raw = resources.files("imr_llm.guidelines").joinpath("catalog.json").read_text(encoding="utf-8")
+    return Catalog(CatalogData.model_validate(json.loads(raw)))
+
+
+SOFT_HYPHENS = "\ufffe\u00ad"
+
+
+def strip_soft_hyphens(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without PDFium's soft-hyphen marks, and a map from its offsets back to ``text``."""
+    if not any(c in text for c in SOFT_HYPHENS):
+        return text, None
+    keep = [i for i, c in enumerate(text) if c not in SOFT_HYPHENS]
+    return "".join(text[i] for i in keep), [*keep, len(text)]
+
+
+def _remap(text: str, mentions: list[Mention], index: list[int] | None) -> list[Mention]:
+    if index is None:
+        return mentions
+    out = []
+    for m in mentions:
+        start, end = index[m.start], index[m.end - 1] + 1
+        out.append(Mention(m.ids, start, end, text[start:end], m.side))
+    return out
+
+
+def find_topics(text: str) -> list[Mention]:
+    """Every treatment-topic mention in ``text``, with offsets into ``text``."""
+    clean, index = strip_soft_hyphens(text)
+    return _remap(text, catalog().topic_matcher.find(clean), index)
+
+
+def treatment_topics(text: str) -> set[str]:
+    """The treatment topics ``text`` names (by catalog aliases and misspellings)."""
+    return {i for m in find_topics(text) for i in m.ids}
+
+
+def find_regions(text: str) -> list[Mention]:
+    """Every body-region mention in ``text``; ``ids`` are region ids, ``side`` left/right/bilateral."""
+    cat = catalog()
+    clean, index = strip_soft_hyphens(text)
+    out = []
+    for m in cat.region_matcher.find(clean):
+        out.append(
+            Mention(frozenset(cat.expand_regions(m.ids)), m.start, m.end, m.text, _side(clean, m))
+        )
+    return _remap(text, out, index)
+
+
+def body_regions(text: str) -> set[str]:
+    """The body regions ``text`` names (low_back, neck, thoracic, shoulder, elbow, wrist_hand, ...)."""
+    return {i for m in find_regions(text) for i in m.ids}
+
+
+def limit_for(topic: str) -> list[Limit]:
+    """The numeric limits the catalog records for ``topic`` (empty when none or unknown)."""
+    t = catalog().topics.get(topic)
+    return list(t.limits) if t else []
+
+
+def related(a: str, b: str) -> bool:
+    """Whether topics ``a`` and ``b`` are the same or overlap (shared group or declared relation)."""
+    if a == b:
+        return True
+    topics = catalog().topics
+    ta, tb = topics.get(a), topics.get(b)
+    if ta is None or tb is None:
+        return False
+    return bool(
+        set(ta.groups) & set(tb.groups)
+        or b in ta.related
+        or a in tb.related
+        or tb.kind in ta.related_kinds
+        or ta.kind in tb.related_kinds
+    )
+
+
+def topics_related(first: set[str], second: set[str]) -> bool:
+    """Whether any topic of ``first`` is related to any topic of ``second``."""
+    return any(related(a, b) for a in first for b in second)

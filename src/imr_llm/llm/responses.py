@@ -1,0 +1,242 @@
+"""LLM pass-1 response models and the grounding check every quote must pass.
+
+Each fact the model reports carries a ``quote``: words copied from the letter. The ``Quote`` type
+checks, during validation, that the quote occurs in ``info.context["text"]`` (the letter text)
+after whitespace, case and typographic-punctuation normalisation; a failure raises a ValueError
+naming the quote, so instructor re-asks. Character offsets are never taken from the model:
+``locate`` finds the quote in the letter and maps it back through the normalisation.
+
+The models are small and shallow on purpose: a 1.5B local model must be able to fill them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
+
+from imr_llm.schemas import Conclusion, Evidence
+
+QUOTE_MAX = 300
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00ad": "",
+        "\u2026": "...",
+    }
+)
+_EDGE = " \t\n\"'.,;:!?…`*-"
+
+
+def _normalise(text: str) -> tuple[str, array]:
+    """Drop whitespace, casefold and unify typography; return the result and, for each of its
+    characters, the index of the original character it came from."""
+    out: list[str] = []
+    pos = array("q")
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            continue
+        for c in ch.translate(_TYPOGRAPHY).casefold():
+            if not c.isspace():
+                out.append(c)
+                pos.append(i)
+    return "".join(out), pos
+
+
+@lru_cache(maxsize=32)
+def _normalised_letter(text: str) -> tuple[str, array]:
+    return _normalise(text)
+
+
+def normalise_quote(quote: str) -> str:
+    """The form a quote is matched in: normalised, with quotation marks and end punctuation
+    stripped (a model often adds a final period or wraps the quote in quotes)."""
+    return _normalise(quote.strip(_EDGE))[0]
+
+
+def quote_in_text(quote: str, text: str) -> bool:
+    q = normalise_quote(quote)
+    return len(q) >= 2 and q in _normalised_letter(text)[0]
+
+
+def locate(text: str, quote: str, window: tuple[int, int] | None = None) -> Evidence | None:
+    """Evidence (exact letter slice and offsets) for ``quote``; inside ``window`` when it occurs
+    there, else its first occurrence in the letter; None when it does not occur."""
+    q = normalise_quote(quote)
+    if len(q) < 2:
+        return None
+    norm, pos = _normalised_letter(text)
+    idx = -1
+    if window is not None:
+        lo = _bisect(pos, window[0])
+        hi = _bisect(pos, window[1])
+        idx = norm.find(q, lo, hi)
+    if idx < 0:
+        idx = norm.find(q)
+    if idx < 0:
+        return None
+    start, end = pos[idx], pos[idx + len(q) - 1] + 1
+    return Evidence(quote=text[start:end], start=start, end=end)
+
+
+def _bisect(pos: array, offset: int) -> int:
+    lo, hi = 0, len(pos)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if pos[mid] < offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _grounded(value: str, info: ValidationInfo) -> str:
+    text = (info.context or {}).get("text")
+    if text is None:
+        return value
+    if not quote_in_text(value, text):
+        raise ValueError(
+            f"quote not found in the letter: {value!r}. Copy the words exactly as the letter "
+            "writes them (a short phrase), or answer null when the letter does not say it."
+        )
+    return value
+
+
+Quote = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=QUOTE_MAX,
+        description="a short phrase copied word for word from the letter",
+    ),
+    AfterValidator(_grounded),
+]
+Short = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class Fact(BaseModel):
+    """A short fact in the model's words, with the letter's words that state it."""
+
+    text: Short
+    quote: Quote
+
+
+class AgeFact(BaseModel):
+    years: int = Field(ge=0, le=120)
+    quote: Quote
+
+
+class SexFact(BaseModel):
+    sex: Literal["male", "female"]
+    quote: Quote
+
+
+class DateFact(BaseModel):
+    as_written: str = Field(
+        min_length=4, max_length=40, description="the date exactly as the letter writes it"
+    )
+    quote: Quote
+
+
+class CaseBasics(BaseModel):
+    """Who the patient is and what was injured (from the CLINICAL CASE SUMMARY)."""
+
+    age: AgeFact | None
+    sex: SexFact | None
+    date_of_injury: DateFact | None
+    diagnoses: list[Fact] = Field(max_length=8)
+    body_regions: list[Fact] = Field(max_length=8)
+
+
+class Treatment(BaseModel):
+    treatment: Short
+    count: int | None = Field(ge=0, le=1000, description="sessions, visits or injections if stated")
+    quote: Quote
+
+
+class ClinicalFinding(BaseModel):
+    kind: Literal["exam", "imaging", "electrodiagnostic"]
+    finding: Short
+    quote: Quote
+
+
+class FunctionChange(BaseModel):
+    change: Literal["improved", "worse", "unchanged"]
+    quote: Quote
+
+
+class CaseHistory(BaseModel):
+    """Treatment so far and documented findings (from the CLINICAL CASE SUMMARY)."""
+
+    prior_treatments: list[Treatment] = Field(max_length=10)
+    findings: list[ClinicalFinding] = Field(max_length=10)
+    pain_scores: list[Fact] = Field(max_length=5)
+    functional_change: FunctionChange | None
+    work_status: Fact | None
+
+
+class ListedItem(BaseModel):
+    item: str = Field(min_length=1, max_length=200)
+    decision: Literal["upheld", "overturned", "unknown"]
+    quote: Quote
+
+
+class ItemsList(BaseModel):
+    """The disputed items and the decision word given to each."""
+
+    items: list[ListedItem] = Field(max_length=40)
+
+
+class QuantityFact(BaseModel):
+    value: int = Field(ge=0, le=10000)
+    unit: str | None = Field(max_length=40)
+    quote: Quote
+
+
+class SideFact(BaseModel):
+    side: Literal["left", "right", "bilateral"]
+    quote: Quote
+
+
+class ItemRequest(BaseModel):
+    """What one disputed item asks for."""
+
+    treatment: Fact
+    quantity: QuantityFact | None
+    body_part: Fact | None
+    side: SideFact | None
+    spinal_level: Fact | None
+
+
+class ItemRationale(BaseModel):
+    """What one item's rationale applies, finds and concludes."""
+
+    criteria: list[Fact] = Field(max_length=6)
+    documented: list[Fact] = Field(max_length=6)
+    missing: list[Fact] = Field(max_length=6)
+    conclusion: Conclusion
+    conclusion_quote: Quote
+
+
+class SummarySentence(BaseModel):
+    sentence: str = Field(min_length=3, max_length=300)
+    quote: Quote
+
+
+class SummaryAnswer(BaseModel):
+    """A short plain-language summary, each sentence backed by a quote."""
+
+    sentences: list[SummarySentence] = Field(min_length=1, max_length=4)
