@@ -194,6 +194,14 @@ def _print_table(result) -> None:
         f"({result.processed} processed, {result.skipped} already done) in {result.seconds:.1f}s",
         soft_wrap=True,
     )
+    llm = [r.get("llm") or {} for r in recs]
+    if any(u.get("backend", "none") != "none" for u in llm):
+        out_console.print(
+            f"LLM: {sum(u.get('calls', 0) for u in llm)} calls, {sum(u.get('retries', 0) for u in llm)} retries, "
+            f"{sum(u.get('cache_hits', 0) for u in llm)} cache hits, "
+            f"{sum(u.get('prompt_tokens', 0) + u.get('completion_tokens', 0) for u in llm)} tokens",
+            soft_wrap=True,
+        )
     if result.counts:
         t = Table("code", "severity", "findings", title="Findings")
         for (code, sev), n in sorted(

@@ -142,3 +142,118 @@ def _summary(record: AuditRecord) -> str:
     except ImportError:
         return ""
     return summarize.template_summary(record)
+
+
+class LLMSession:
+    """One LLM client (and, for ``--llm local``, one llama.cpp server) for a whole batch.
+
+    ``enrich`` runs the LLM stages on a rules result: pass 1 (grounded facts), reconciliation
+    with the rules, pass 2 (consistency questions decided in code), the grounded summary. The
+    model sees the letter with planted instructions blanked. An LLM failure turns the record
+    into an ``llm_error`` record (retried on resume); the rules result is not silently kept.
+    """
+
+    def __init__(self, config, use_cache: bool = True):
+        self.config = config if use_cache else config.model_copy(update={"cache": False})
+        self.server = None
+        self.client = None
+
+    async def __aenter__(self) -> LLMSession:
+        from imr_llm.llm.client import LLMClient
+
+        if self.config.backend == "local" and not self.config.base_url:
+            from imr_llm.llm.local_server import LocalServer
+
+            self.server = LocalServer(self.config.model_path)
+            try:
+                self.server.start()
+            except RuntimeError as exc:
+                raise LocalBackendError(str(exc)) from None
+            self.config = self.config.model_copy(
+                update={"base_url": self.server.base_url, "model": self.server.model_name}
+            )
+        self.client = LLMClient(self.config)
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            if self.client is not None:
+                await self.client.aclose()
+        finally:
+            if self.server is not None:
+                self.server.stop()
+
+    async def enrich(self, analysis: Analysis) -> AuditRecord:
+        from imr_llm.extract.llm import llm_pass1
+        from imr_llm.extract.pass2 import llm_pass2
+        from imr_llm.extract.reconcile import reconcile
+        from imr_llm.llm.client import LLMError
+        from imr_llm.summarize import llm_summary
+
+        record = analysis.record
+        if record.status != "ok" or analysis.letter is None:
+            return record
+        letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
+        client = self.client
+        try:
+            extraction = await llm_pass1(letter, record, analysis.sections, client)
+            record.findings.extend(reconcile(record, extraction, letter.text))
+            record.findings.extend(
+                await llm_pass2(letter, record, analysis.sections, client, extraction)
+            )
+            record.findings = sort_findings(merge_findings(record.findings))
+            await llm_summary(letter, record, client, analysis.sections)
+        except LLMError as exc:
+            record.status = "error"
+            record.error = exc.record_error()
+        finally:
+            record.llm = client.finish_letter(letter)
+        return record
+
+
+class LocalBackendError(RuntimeError):
+    """The local llama.cpp server could not be started; the message says what to do."""
+
+
+def merge_findings(findings):
+    """One finding per (code, item): rules and LLM evidence for the same defect are merged."""
+    merged: dict[tuple, object] = {}
+    out = []
+    for f in findings:
+        key = (f.code, f.decision_index)
+        first = merged.get(key)
+        if first is None or f.code in (
+            "extraction-disagreement",
+            "suspicious-instructions",
+            "date-inconsistency",
+        ):
+            merged.setdefault(key, f)
+            out.append(f)
+            continue
+        if first.detector != f.detector:
+            seen = {(e.start, e.end) for e in first.evidence}
+            first.evidence.extend(e for e in f.evidence if (e.start, e.end) not in seen)
+            first.message = f"{first.message} (also found by {f.detector}: {f.message})"
+        else:
+            out.append(f)
+    return out
+
+
+def enrich_sync(analysis: Analysis, config, use_cache: bool = True) -> AuditRecord:
+    """Run the LLM stages on one analysis (for the one-letter commands)."""
+    import asyncio
+
+    async def run() -> AuditRecord:
+        async with LLMSession(config, use_cache=use_cache) as session:
+            return await session.enrich(analysis)
+
+    return asyncio.run(run())
+
+
+def process_file(path: Path | str, config=None, use_cache: bool = True) -> AuditRecord:
+    """One file to its full record; ``config`` None means rules only."""
+    analysis = analyze(path)
+    if config is not None and analysis.letter is not None:
+        enrich_sync(analysis, config, use_cache)
+    return analysis.record
