@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import CORPUS, EXAMPLES, need_corpus
 from fake_openai import FakeOpenAI
 

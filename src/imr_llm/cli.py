@@ -126,9 +126,12 @@ def audit(
             "[red]error:[/red] no input letters; give .pdf or .txt files, directories or globs"
         )
         raise typer.Exit(EXIT_USAGE)
+    config = _llm_config(llm, model, base_url, model_path)
+    if config is not None and llm != Backend.local:
+        config = config.model_copy(update={"concurrency": concurrency})
     options = AuditOptions(
         out=out,
-        llm=_llm_config(llm, model, base_url, model_path),
+        llm=config,
         concurrency=concurrency,
         workers=workers,
         use_cache=not no_cache,
@@ -250,7 +253,7 @@ def check(
     analysis = _one(file, llm, model, base_url, model_path, no_cache)
     rec = analysis.record
     if as_json:
-        out_console.print_json(json.dumps(rec.to_json_dict()))
+        sys.stdout.write(json.dumps(rec.to_json_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
         render_findings(out_console, rec)
     if rec.status == "error":

@@ -67,7 +67,7 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
     for start, end in hits:
         a = _sentence_start(text, start)
         b = _sentence_end(text, end)
-        if spans and a <= spans[-1][1]:
+        if spans and (a <= spans[-1][1] or not text[spans[-1][1] : a].strip()):
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
         else:
             spans.append((a, b))

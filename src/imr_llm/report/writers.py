@@ -149,6 +149,9 @@ class TextStore:
             os.close(_private_fd(path, os.O_WRONLY))
         self.db = sqlite3.connect(path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # The texts only feed report.html and can be re-read from the letters: no fsync per
+        # commit (WAL + NORMAL still survives a killed process).
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS texts (sha256 TEXT PRIMARY KEY, body BLOB)")
         self.db.commit()
 
