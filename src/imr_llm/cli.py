@@ -316,7 +316,11 @@ def doctor() -> None:
 
 @app.command(
     "eval",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
     help="Scorecard on a labeled set: imr-llm eval SET_DIR [--llm ...] [--out DIR] [--compare OLD]; "
     "or make labeled variants: imr-llm eval mutate SRC... --out DIR [--seed N].",
 )
@@ -328,7 +332,7 @@ def eval_cmd(ctx: typer.Context) -> None:
     if args and args[0] == "mutate":
         args = args[1:]
     try:
-        target(
+        rc = target(
             args=args,
             prog_name="imr-llm eval" + (" mutate" if target is mutate_app else ""),
             standalone_mode=False,
@@ -344,6 +348,7 @@ def eval_cmd(ctx: typer.Context) -> None:
             exc.show()
             raise typer.Exit(EXIT_USAGE) from None
         raise
+    raise typer.Exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,6 @@ _ORDER = [
     ("date_assigned", "decision_date"),
     ("ur_denial_date", "decision_date"),
 ]
-_POST_INJURY_EVENT = re.compile(
-    r"\b(?:utilization\s+review|UR)\b[^.\n]{0,60}?\b(?:dated|on|of)\s*$"
-    r"|\b(?:request\s+for\s+authorization|RFA)\b[^.\n]{0,30}?\b(?:dated|on|of)\s*$",
-    re.I,
-)
 
 
 @register("dates", "date-inconsistency")
@@ -60,24 +55,63 @@ def date_order(ctx: CheckContext) -> list[Finding]:
         )
     doi = case.date_of_injury
     if doi and ctx.sections.summary:
-        s0, s1 = ctx.sections.summary
-        for m, d in dateparse.find_dates(ctx.text, s0, s1):
-            if d >= doi:
-                continue
-            before = ctx.text[max(s0, m.start() - 80) : m.start()]
-            if _POST_INJURY_EVENT.search(before):
-                start = m.start() - len(before) + _POST_INJURY_EVENT.search(before).start()
-                out.append(
-                    finding(
-                        "date-inconsistency",
-                        "medium",
-                        f"A utilization review or authorization request is dated {d.isoformat()}, "
-                        f"before the date of injury ({doi.isoformat()}).",
-                        [ctx.evidence(start, m.end())]
-                        + _opt(_header_evidence(ctx, "date_of_injury", doi)),
-                    )
-                )
+        out.extend(_summary_dates(ctx, doi))
     return out
+
+
+_EVENT = re.compile(
+    r"\b(?:presented|evaluated|seen|visit|examined|exam|examination|report(?:ed)?|request(?:ed)?|underwent|"
+    r"surgery|utilization\s+review|UR|RFA|treated|injection|therapy|MRI|x-?rays?|EMG|NCV|CT|"
+    r"follow[- ]up|progress\s+note|office|consult(?:ation)?|authoriz\w+|approved|prescribed|dispensed)\b",
+    re.I,
+)
+_HISTORY = re.compile(
+    r"\b(?:prior|previous(?:ly)?|history|before|pre-?existing|earlier|preceding|old|remote|past|"
+    r"since|birth|born|prior\s+to|to\s+date|have\s+included|has\s+included)\b",
+    re.I,
+)
+_SUMMARY_DOI = re.compile(
+    r"(?:date\s+of\s+(?:industrial\s+)?injury|\bDOI\b|industrial\s+injury|injur(?:y|ed)\s+(?:on|of)|"
+    r"occupational\s+(?:claim|injury)|claim\s+from)\W{0,12}(?:(?:on|of|dated|from|was|is)\W{1,3})?$",
+    re.I,
+)
+
+
+def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
+    """Summary dates before the injury that describe care or review, and a summary injury date
+    that differs from the header's."""
+    out: list[Finding] = []
+    s0, s1 = ctx.sections.summary
+    text = ctx.text
+    header_doi = _header_evidence(ctx, "date_of_injury", doi) if ctx.sections.header else None
+    for m, d in dateparse.find_dates(text, s0, s1):
+        if d >= doi:
+            continue
+        a = max(s0, text.rfind(". ", s0, m.start()) + 2)
+        b = text.find(". ", m.end(), s1)
+        b = s1 if b == -1 else b + 1
+        before = text[max(a, m.start() - 60) : m.start()]
+        sentence = text[a:b]
+        if header_doi and _SUMMARY_DOI.search(before):
+            out.append(
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The case summary dates the injury {d.isoformat()}, the header {doi.isoformat()}.",
+                    [ctx.evidence(a, b), header_doi],
+                )
+            )
+        elif _EVENT.search(sentence) and not _HISTORY.search(sentence):
+            out.append(
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The case summary describes care or review on {d.isoformat()}, before the "
+                    f"{doi.isoformat()} date of injury.",
+                    [ctx.evidence(a, b)] + _opt(header_doi),
+                )
+            )
+    return out[:3]
 
 
 def _opt(e: Evidence | None) -> list[Evidence]:

@@ -51,6 +51,8 @@ _PATTERNS: list[tuple[str, tuple[str, ...]]] = [
         ("note to", "note for", "message to", "message for", "attention to", "attention for"),
     ),
 ]
+# Template labels a planted sentence may follow on the same line; never blank them.
+_LABEL = re.compile(r"(?:rationale|guideline|SUMMARY|below|decision on):[ \t]*", re.I)
 _COMPILED = [(re.compile(p, re.I), words) for p, words in _PATTERNS]
 
 
@@ -66,6 +68,9 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for start, end in hits:
         a = _sentence_start(text, start)
+        labels = list(_LABEL.finditer(text, a, start))
+        if labels:
+            a = labels[-1].end()
         b = _sentence_end(text, end)
         if spans and (a <= spans[-1][1] or not text[spans[-1][1] : a].strip()):
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))

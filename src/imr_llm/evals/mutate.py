@@ -1469,13 +1469,20 @@ def label_from_parse(letter: Letter, seg: Segmentation) -> dict:
     }
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
 def load_source(path: Path, index: dict[str, list[tuple[Path, Path]]]) -> Source:
     letter = read_letter(path)
     seg = segment(letter)
     gold = find_gold(path, index)
     if gold is not None:
         label = json.loads(gold.read_text(encoding="utf-8"))
-        return Source(path, letter, seg, label, f"gold:{gold}")
+        return Source(path, letter, seg, label, f"gold:{_relative(gold)}")
     return Source(path, letter, seg, label_from_parse(letter, seg), "parse")
 
 
