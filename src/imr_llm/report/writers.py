@@ -37,7 +37,10 @@ FINDING_COLUMNS = [
 
 
 def ensure_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
+    """Create the output directory readable by the owner only (an existing one is left as is)."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+        os.chmod(path, 0o700)
 
 
 def _private_fd(path: Path, flags: int) -> int:
