@@ -13,18 +13,20 @@ from imr_llm.guidelines import (
     catalog,
     cites_nothing,
     is_regional,
-    parse_citations,
     regions_for_ref,
     topics_related,
     treatment_topics,
 )
-from imr_llm.guidelines.citations import ref_coverage
+from imr_llm.guidelines.citations import ref_coverage, shared_citations
 from imr_llm.schemas import Decision, Evidence, Finding, Severity
 
 PARTIES = {"claims_administrator": "claims administrator", "reviewer": "reviewer"}
 
 
-@functools.lru_cache(maxsize=2048)
+_SOFT = "\ufffe\u00ad"
+
+
+@functools.lru_cache(maxsize=256)
 def _loose(needle: str) -> re.Pattern | None:
     words = needle.split()
     if not words:
@@ -36,12 +38,69 @@ def _loose(needle: str) -> re.Pattern | None:
 def find_loose(
     text: str, needle: str, start: int = 0, end: int | None = None
 ) -> tuple[int, int] | None:
-    """Span of the last whitespace-insensitive occurrence of ``needle`` in ``text[start:end]``."""
-    pattern = _loose(needle)
-    if pattern is None:
+    """Span of the last whitespace-insensitive occurrence of ``needle`` in ``text[start:end]``.
+
+    The needle's words match with any whitespace or soft-hyphen marks between them (or none)
+    and at most one soft-hyphen mark between two characters of a word; occurrences are taken
+    left to right without overlapping, as ``_loose(needle).finditer`` would, without
+    compiling a regex per needle.
+    """
+    words = needle.split()
+    if not words:
         return None
-    hits = list(pattern.finditer(text, start, len(text) if end is None else end))
-    return (hits[-1].start(), hits[-1].end()) if hits else None
+    if any(c in needle for c in _SOFT):
+        pattern = _loose(needle)
+        hits = list(pattern.finditer(text, start, len(text) if end is None else end))
+        return (hits[-1].start(), hits[-1].end()) if hits else None
+    size = len(text)
+    end = size if end is None else end
+    # clamp like re's pos/endpos
+    start = 0 if start < 0 else min(start, size)
+    end = 0 if end < 0 else min(end, size)
+    soft = _SOFT[0] in text[start:end] or _SOFT[1] in text[start:end]
+    match = _match_soft if soft else _match_plain
+    first = words[0] if not soft else words[0][0]
+    last = None
+    pos = start
+    while True:
+        i = text.find(first, pos, end)
+        if i < 0:
+            return last
+        j = match(text, words, i, end)
+        if j is None:
+            pos = i + 1
+        else:
+            last = (i, j)
+            pos = j
+
+
+def _match_plain(text: str, words: list[str], i: int, end: int) -> int | None:
+    """End of ``words`` matched at ``i`` with only whitespace between them (no soft hyphens)."""
+    j = i + len(words[0])
+    for w in words[1:]:
+        while j < end and text[j].isspace():
+            j += 1
+        if not text.startswith(w, j, end):
+            return None
+        j += len(w)
+    return j
+
+
+def _match_soft(text: str, words: list[str], i: int, end: int) -> int | None:
+    """End of ``words`` matched at ``i``: whitespace or soft hyphens between words, at most
+    one soft hyphen between the characters of a word (``words`` hold no soft hyphens)."""
+    j = i
+    for n, w in enumerate(words):
+        if n:
+            while j < end and (text[j].isspace() or text[j] in _SOFT):
+                j += 1
+        for k, c in enumerate(w):
+            if k and j < end and text[j] in _SOFT:
+                j += 1
+            if j >= end or text[j] != c:
+                return None
+            j += 1
+    return j
 
 
 def item_span(ctx: CheckContext, decision: Decision) -> tuple[int, int] | None:
@@ -88,7 +147,10 @@ def citation_refs(
             text = ctx.text[hit[0] : hit[1]]
     else:
         return [], None, True
-    return parse_citations(text), base, cites_nothing(text)
+    if cites_nothing(text):
+        return [], base, True
+    # the parsed refs are cached and shared: the checks only read them
+    return list(shared_citations(text)), base, False
 
 
 def ref_evidence(ctx: CheckContext, ref: GuidelineRef, base: int | None) -> list[Evidence]:
@@ -174,17 +236,23 @@ def injured_regions(ctx: CheckContext) -> set[str]:
 @register("guideline-region", "guideline-region-mismatch")
 def check_guideline_region(ctx: CheckContext) -> Iterable[Finding]:
     """A cited body-region chapter fits neither the item's region nor the injured regions."""
-    injured = injured_regions(ctx)
+    injured: set[str] | None = None  # looked up only once a regional citation needs it
     for d in ctx.record.decisions:
-        known = body_regions(d.item) | injured
-        if not known:
-            continue
+        known: set[str] | None = None
         for party, refs, base in _parties(ctx, d):
             for ref in refs:
                 if not is_regional(ref):
                     continue
                 cited = regions_for_ref(ref)
-                if not cited or cited & known:
+                if not cited:
+                    continue
+                if known is None:
+                    if injured is None:
+                        injured = injured_regions(ctx)
+                    known = body_regions(d.item) | injured
+                if not known:
+                    break  # nothing to compare this decision's citations with
+                if cited & known:
                     continue
                 evidence = ref_evidence(ctx, ref, base) + item_evidence(ctx, d)
                 if len(evidence) < 2:

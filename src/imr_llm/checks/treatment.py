@@ -34,13 +34,70 @@ _OTHER_SIDE = {"left": "right", "right": "left"}
 _LINKED = {"surgery", "surgical-assistant", "preop-testing"}
 
 
+_WORD = re.compile(r"[a-z][a-z\-]{3,}")
+
+
+def _stem(word: str) -> str:
+    """``word`` without a final "es" or "s" (what ``re.sub(r"(?:es|s)$", "", word)`` gives)."""
+    if word.endswith("es"):
+        return word[:-2]
+    if word.endswith("s"):
+        return word[:-1]
+    return word
+
+
 def _content_words(text: str) -> set[str]:
     """Distinctive lower-case word stems of ``text`` (no generic request words)."""
     return {
-        re.sub(r"(?:es|s)$", "", w)
-        for w in re.findall(r"[a-z][a-z\-]{3,}", text.lower())
+        _stem(w)
+        for w in set(_WORD.findall(text.lower()))
         if w not in _GENERIC and not w.endswith("mg")
     }
+
+
+def _shares_content_word(item: str, rationale: str) -> bool:
+    """Whether ``_content_words(item) & _content_words(rationale)`` is non-empty.
+
+    Only the rationale words that could stem to one of the item's few stems are looked for,
+    with ``str.find`` instead of collecting every word of the rationale.
+    """
+    stems = _content_words(item)
+    if not stems:
+        return False
+    low = rationale.lower()
+    return any(
+        len(w) >= 4
+        and w not in _GENERIC
+        and not w.endswith("mg")
+        and _stem(w) == s
+        and _has_word(low, w)
+        for s in stems
+        for w in (s, s + "s", s + "es")
+    )
+
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz-")
+
+
+def _has_word(low: str, word: str) -> bool:
+    """Whether ``word`` (``_WORD``-shaped) is one of ``_WORD.findall(low)``.
+
+    Those words are the maximal runs of ``[a-z-]`` from their first letter on, so an
+    occurrence counts when no ``[a-z-]`` follows it and only hyphens lie between it and the
+    previous character outside ``[a-z-]`` (or the start).
+    """
+    n = len(word)
+    i = low.find(word)
+    while i >= 0:
+        e = i + n
+        if e == len(low) or low[e] not in _WORD_CHARS:
+            j = i - 1
+            while j >= 0 and low[j] == "-":
+                j -= 1
+            if j < 0 or low[j] not in _WORD_CHARS:
+                return True
+        i = low.find(word, i + 1)
+    return False
 
 
 def _rationale(ctx: CheckContext, d: Decision) -> tuple[str, int] | None:
@@ -68,13 +125,16 @@ def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
         if found is None:
             continue
         rationale, base = found
-        shared = _content_words(d.item) & _content_words(rationale)
+        shared = _shares_content_word(d.item, rationale)
         topic = [] if shared else _topic_mismatch(ctx, d, rationale, base)
+        if topic:
+            yield from topic
+            continue
+        if not find_regions(d.item):
+            continue  # no region or side of the item to compare
         regions = find_regions(rationale)
         yield from (
-            topic
-            or _region_mismatch(ctx, d, regions, base)
-            or _side_mismatch(ctx, d, regions, base)
+            _region_mismatch(ctx, d, regions, base) or _side_mismatch(ctx, d, regions, base)
         )
 
 

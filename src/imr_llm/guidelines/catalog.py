@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from itertools import accumulate, compress
 
 from pydantic import BaseModel, Field
 
@@ -148,10 +149,19 @@ def alias_pattern(alias: str, plural: bool = True) -> str:
 
 _TOKEN = re.compile(r"[A-Za-z0-9#'\u2019]+")
 _SEPARATOR = re.compile(r"[\s\-\u2010\u2013/&(),]{1,5}")
+# _TOKEN's class, capturing: ``split`` alternates separators and tokens.
+_SPLIT = re.compile(r"([A-Za-z0-9#'\u2019]+)")
+# The only characters whose ``lower()`` changes length or moves in or out of _TOKEN's class;
+# without them ``text.lower()`` tokenizes exactly like ``text``.
+_LOWER_UNSAFE = ("\u0130", "\u212a")
 
 
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
+
+
+def _last_forms(tok: str) -> tuple[str, ...]:
+    return (tok, tok + "s", tok + "es") if tok[-1:].isalpha() else (tok,)
 
 
 class AliasMatcher:
@@ -176,43 +186,33 @@ class AliasMatcher:
             self._first.setdefault(toks[0].lower(), []).append((toks, exact, frozenset(ids)))
         for cands in self._first.values():
             cands.sort(key=lambda c: -len(c[0]))
+        # per first token: (tokens, exact, ids, length, what the last token may read
+        # lower-cased: itself, or with "s"/"es" when it ends in a letter; unused when exact)
+        self._cands = {
+            first: [
+                (toks, exact, ids, len(toks), _last_forms(toks[-1])) for toks, exact, ids in cands
+            ]
+            for first, cands in self._first.items()
+        }
+        # Every lower-case token that can start a match: a first token, plus the plural
+        # forms ``find`` tries (a superset; ``find`` re-checks each hit exactly).
+        self._starts = frozenset(k + suffix for k in self._first for suffix in ("", "s", "es"))
         self._patterns = [(re.compile(p), ident) for p, ident in patterns]
-
-    @staticmethod
-    def _same(word: str, tok: str, exact: bool, last: bool) -> bool:
-        if exact:
-            return word == tok
-        w = word.lower()
-        return w == tok or (last and tok[-1:].isalpha() and w in (tok + "s", tok + "es"))
+        # Every position where some pattern matches, in one scan (zero-width lookahead);
+        # only plain patterns (no groups, no inline flags) can share one regex exactly.
+        self._pattern_starts = None
+        plain = [r for r, _ in self._patterns if r.groups == 0 and r.flags == re.UNICODE]
+        if plain and len(plain) == len(self._patterns):
+            self._pattern_starts = re.compile(
+                "(?=" + "|".join(f"(?:{r.pattern})" for r in plain) + ")"
+            )
 
     def find(self, text: str) -> list[Mention]:
-        words = list(_TOKEN.finditer(text))
         found: list[Mention] = []
-        for i, w in enumerate(words):
-            first = w.group().lower()
-            cands = self._first.get(first)
-            if cands is None and first.endswith("s"):
-                cands = self._first.get(first[:-1]) or self._first.get(first[:-2])
-            for toks, exact, ids in cands or ():
-                n = len(toks)
-                if i + n > len(words):
-                    continue
-                ok = True
-                for k in range(n):
-                    word = words[i + k]
-                    if k and not _SEPARATOR.fullmatch(text, words[i + k - 1].end(), word.start()):
-                        ok = False
-                        break
-                    if not self._same(word.group(), toks[k], exact, k == n - 1):
-                        ok = False
-                        break
-                if ok:
-                    end = words[i + n - 1].end()
-                    found.append(Mention(ids, w.start(), end, text[w.start() : end]))
-                    break
-        for regex, ident in self._patterns:
-            for m in regex.finditer(text):
-                found.append(Mention(frozenset({ident}), m.start(), m.end(), m.group()))
+        if self._first:
+            self._find_aliases(text, found)
+        if self._patterns:
+            self._find_patterns(text, found)
         found.sort(key=lambda x: (x.start, -(x.end - x.start)))
         kept: list[Mention] = []
         for m in found:
@@ -224,6 +224,79 @@ class AliasMatcher:
             kept.append(m)
         return kept
 
+    def _find_patterns(self, text: str, found: list[Mention]) -> None:
+        """What ``regex.finditer(text)`` finds for each pattern, trying only the positions
+        where some pattern matches."""
+        if self._pattern_starts is None:
+            for regex, ident in self._patterns:
+                for m in regex.finditer(text):
+                    found.append(Mention(frozenset({ident}), m.start(), m.end(), m.group()))
+            return
+        starts = [m.start() for m in self._pattern_starts.finditer(text)]
+        if not starts:
+            return
+        for regex, ident in self._patterns:
+            ids = frozenset({ident})
+            hits = []
+            pos = 0
+            for p in starts:
+                if p < pos:
+                    continue
+                m = regex.match(text, p)
+                if m is None:
+                    continue
+                if m.end() == m.start():  # empty matches: let finditer handle them
+                    hits = list(regex.finditer(text))
+                    break
+                hits.append(m)
+                pos = m.end()
+            found.extend(Mention(ids, m.start(), m.end(), m.group()) for m in hits)
+
+    def _find_aliases(self, text: str, found: list[Mention]) -> None:
+        """Alias mentions starting at each token of ``text`` (longest alias first), in order.
+
+        The text is split into tokens and separators in C (``_SPLIT``); only tokens in
+        ``_starts`` are then checked word by word in Python.
+        """
+        safe = _LOWER_UNSAFE[0] not in text and _LOWER_UNSAFE[1] not in text
+        parts = _SPLIT.split(text.lower() if safe else text)
+        lows = parts[1::2] if safe else list(map(str.lower, parts[1::2]))
+        hits = list(compress(range(len(lows)), map(self._starts.__contains__, lows)))
+        if not hits:
+            return
+        # bounds[2 * j] / bounds[2 * j + 1]: start / end of token j
+        bounds = list(accumulate(map(len, parts)))
+        count = len(lows)
+        cand_map = self._cands
+        for i in hits:
+            first = lows[i]
+            cands = cand_map.get(first)
+            if cands is None and first.endswith("s"):
+                cands = cand_map.get(first[:-1]) or cand_map.get(first[:-2])
+            for toks, exact, ids, n, last_forms in cands or ():
+                if i + n > count:
+                    continue
+                last = i + n - 1
+                ok = True
+                for k in range(n):
+                    j = i + k
+                    if k and not _SEPARATOR.fullmatch(text, bounds[2 * j - 1], bounds[2 * j]):
+                        ok = False
+                        break
+                    if exact:
+                        same = text[bounds[2 * j] : bounds[2 * j + 1]] == toks[k]
+                    elif j == last:
+                        same = lows[j] in last_forms
+                    else:
+                        same = lows[j] == toks[k]
+                    if not same:
+                        ok = False
+                        break
+                if ok:
+                    a, b = bounds[2 * i], bounds[2 * last + 1]
+                    found.append(Mention(ids, a, b, text[a:b]))
+                    break
+
 
 _SIDE_BEFORE = re.compile(
     r"(?:\b(?P<both>(?:right|left)\s+and\s+(?:right|left)|both|bilateral(?:ly)?)"
@@ -232,10 +305,11 @@ _SIDE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _SIDE_ABBREV = {"R": "right", "L": "left", "B": "bilateral"}
+_LIMB_ABBREV = re.compile(r"[RLB](?:UE|LE)s?")
 
 
 def _side(text: str, m: Mention) -> str | None:
-    if re.fullmatch(r"[RLB](?:UE|LE)s?", m.text):
+    if _LIMB_ABBREV.fullmatch(m.text):
         return _SIDE_ABBREV[m.text[0]]
     sm = _SIDE_BEFORE.search(text[max(0, m.start - 40) : m.start])
     if not sm:
@@ -266,6 +340,13 @@ class Catalog:
             for i, g in enumerate(data.region_groups)
         }
         self.region_matcher = AliasMatcher(region_entries, region_patterns)
+        self._expanded_ids: dict[frozenset[str], frozenset[str]] = {}
+
+    def _expanded(self, ids: frozenset[str]) -> frozenset[str]:
+        got = self._expanded_ids.get(ids)
+        if got is None:
+            got = self._expanded_ids[ids] = frozenset(self.expand_regions(ids))
+        return got
 
     def expand_regions(self, ids: frozenset[str] | set[str]) -> set[str]:
         out: set[str] = set()
@@ -302,32 +383,46 @@ def _remap(text: str, mentions: list[Mention], index: list[int] | None) -> list[
     return out
 
 
-def find_topics(text: str) -> list[Mention]:
-    """Every treatment-topic mention in ``text``, with offsets into ``text``."""
+# The checks look up the same few texts (an item, a rationale, the case summary) several
+# times per letter; a small cache keeps those repeats. Mentions are frozen, so sharing the
+# cached tuples is safe; the public functions hand out fresh lists and sets.
+_CACHE_SIZE = 64
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _topic_mentions(text: str) -> tuple[Mention, ...]:
     clean, index = strip_soft_hyphens(text)
-    return _remap(text, catalog().topic_matcher.find(clean), index)
+    return tuple(_remap(text, catalog().topic_matcher.find(clean), index))
 
 
-def treatment_topics(text: str) -> set[str]:
-    """The treatment topics ``text`` names (by catalog aliases and misspellings)."""
-    return {i for m in find_topics(text) for i in m.ids}
-
-
-def find_regions(text: str) -> list[Mention]:
-    """Every body-region mention in ``text``; ``ids`` are region ids, ``side`` left/right/bilateral."""
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _region_mentions(text: str) -> tuple[Mention, ...]:
     cat = catalog()
     clean, index = strip_soft_hyphens(text)
     out = []
     for m in cat.region_matcher.find(clean):
-        out.append(
-            Mention(frozenset(cat.expand_regions(m.ids)), m.start, m.end, m.text, _side(clean, m))
-        )
-    return _remap(text, out, index)
+        out.append(Mention(cat._expanded(m.ids), m.start, m.end, m.text, _side(clean, m)))
+    return tuple(_remap(text, out, index))
+
+
+def find_topics(text: str) -> list[Mention]:
+    """Every treatment-topic mention in ``text``, with offsets into ``text``."""
+    return list(_topic_mentions(text))
+
+
+def treatment_topics(text: str) -> set[str]:
+    """The treatment topics ``text`` names (by catalog aliases and misspellings)."""
+    return {i for m in _topic_mentions(text) for i in m.ids}
+
+
+def find_regions(text: str) -> list[Mention]:
+    """Every body-region mention in ``text``; ``ids`` are region ids, ``side`` left/right/bilateral."""
+    return list(_region_mentions(text))
 
 
 def body_regions(text: str) -> set[str]:
     """The body regions ``text`` names (low_back, neck, thoracic, shoulder, elbow, wrist_hand, ...)."""
-    return {i for m in find_regions(text) for i in m.ids}
+    return {i for m in _region_mentions(text) for i in m.ids}
 
 
 def limit_for(topic: str) -> list[Limit]:

@@ -93,6 +93,20 @@ _ODG_NOISE = re.compile(
     re.IGNORECASE,
 )
 
+_ALNUM = re.compile(r"[a-z0-9]+")
+_PAGE_LIST_SPLIT = re.compile(r"\s*(?:,|and)\s*")
+_PAGE_RANGE_SPLIT = re.compile(r"\s*[-\u2013]\s*")
+_NUMBERED_SPLIT = re.compile(r",\s+(?=\d+(?:\.\d+)*\.?\s)")
+_COMMA_GOES_ON = re.compile(r",\s*(?:[a-z]|\d+\s*mg)")
+_LIST_COMMA = re.compile(r"\s*,\s*(?:and\s+)?")
+_CAPITAL = re.compile(r"\b[A-Z]")
+_FILLER = re.compile(r"(?:Guidelines?|MTUS|and|\W)*", re.IGNORECASE)
+_NUMERIC_SECTION = re.compile(r"\d{1,4}(?:\s*-\s*\d{1,4})?")
+_ODG_MARK = re.compile(r"Official\s+Disability\s+Guidelines|\bODG\b(?!\s*\))", re.I)
+_LEADING_PUNCT = re.compile(r"^(?:[,.;:\-/\u2013]\s*)+")
+_OTHER_SOURCE = re.compile(r"\s*(?:Other|Centers|Medicare|http|www)", re.I)
+_MARKS = re.compile(r"[\u00ae\u2122]")
+
 
 class _Heads:
     """Regex for the start of one MTUS guideline inside a citation, and its alias table."""
@@ -134,7 +148,7 @@ class _Heads:
 
 
 def _key(name: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", name.lower()))
+    return " ".join(_ALNUM.findall(name.lower()))
 
 
 @functools.cache
@@ -170,8 +184,8 @@ def _chapter_by_number(num: int) -> str | None:
 def _pages(text: str) -> list[int]:
     out: list[int] = []
     for m in _PAGES.finditer(text):
-        for part in re.split(r"\s*(?:,|and)\s*", m.group(1)):
-            bounds = [int(x) for x in re.split(r"\s*[-\u2013]\s*", part) if x]
+        for part in _PAGE_LIST_SPLIT.split(m.group(1)):
+            bounds = [int(x) for x in _PAGE_RANGE_SPLIT.split(part) if x]
             if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] <= 60:
                 out.extend(range(bounds[0], bounds[1] + 1))
             elif bounds:
@@ -193,7 +207,7 @@ def _split_sections(text: str, family: str) -> list[str]:
     """Split a "Section(s):" list at commas, keeping known multi-part names whole."""
     text = text.strip().rstrip(".").strip()
     if family == "opioids":
-        parts = re.split(r",\s+(?=\d+(?:\.\d+)*\.?\s)", text)
+        parts = _NUMBERED_SPLIT.split(text)
         return [" ".join(p.split()) for p in parts if p.strip()]
     known = _known_sections()
     out: list[str] = []
@@ -208,15 +222,15 @@ def _split_sections(text: str, family: str) -> list[str]:
             for i, ch in enumerate(rest):
                 depth += ch == "("
                 depth -= ch == ")"
-                if ch == "," and depth <= 0 and not re.match(r",\s*(?:[a-z]|\d+\s*mg)", rest[i:]):
+                if ch == "," and depth <= 0 and not _COMMA_GOES_ON.match(rest, i):
                     step = i
                     break
             piece = rest[:step]
         if piece.strip():
             out.append(" ".join(piece.split()))
         pos += step
-        m = re.match(r"\s*,\s*(?:and\s+)?", text[pos:])
-        pos += m.end() if m else 0
+        m = _LIST_COMMA.match(text, pos)
+        pos = m.end() if m else pos
     return out
 
 
@@ -256,7 +270,7 @@ def _parse_mtus(text: str, start: int, end: int) -> list[GuidelineRef]:
         head = next(
             (
                 h
-                for w in re.finditer(r"\b[A-Z]", text[pos:end])
+                for w in _CAPITAL.finditer(text[pos:end])
                 if (h := heads.match(text, pos + w.start()))
             ),
             None,
@@ -307,9 +321,9 @@ def _build(text, family, chapter_id, version, start, rest_start, end) -> Guideli
     else:
         pm = _PAGES.search(rest)
         leftover = (rest[: pm.start()] if pm else rest).strip(" ,.;:-")
-        if leftover and not re.fullmatch(r"(?:Guidelines?|MTUS|and|\W)*", leftover, re.IGNORECASE):
+        if leftover and not _FILLER.fullmatch(leftover):
             sections = [" ".join(leftover.split())]
-    numeric = [s for s in sections if re.fullmatch(r"\d{1,4}(?:\s*-\s*\d{1,4})?", s)]
+    numeric = [s for s in sections if _NUMERIC_SECTION.fullmatch(s)]
     if numeric:
         pages = sorted(set(pages) | set(_pages("p. " + ", ".join(numeric))))
         sections = [s for s in sections if s not in numeric]
@@ -336,12 +350,7 @@ def _parse_non_mtus(text: str, start: int, end: int) -> list[GuidelineRef]:
     pieces: list[tuple[int, int]] = []
     cut = _OTHER_SPLIT.search(text, start, end)
     main_end = cut.start() if cut else end
-    marks = [
-        m.start()
-        for m in re.finditer(
-            r"Official\s+Disability\s+Guidelines|\bODG\b(?!\s*\))", text[start:main_end], re.I
-        )
-    ]
+    marks = [m.start() for m in _ODG_MARK.finditer(text[start:main_end])]
     bounds = (
         [start]
         + [start + p for p in marks if p > 0 and text[start : start + p].strip(" ,.;:-")]
@@ -400,7 +409,7 @@ def _classify_non_mtus(text: str, start: int, end: int) -> GuidelineRef:
         for m in reversed(chapters[:1]):
             rest = rest[: m.start] + " " + rest[m.end :]
         rest = " ".join(_ODG_NOISE.sub(" ", rest).split()).strip(" ,.;:-/\u2013")
-        rest = re.sub(r"^(?:[,.;:\-/\u2013]\s*)+", "", rest)
+        rest = _LEADING_PUNCT.sub("", rest)
         chapter = catalog().chapters.get(chapter_id) if chapter_id else None
         return _ref(
             text,
@@ -440,6 +449,12 @@ def parse_citations(text: str | None) -> list[GuidelineRef]:
     return [r.model_copy() for r in _parse(text)]
 
 
+def shared_citations(text: str) -> tuple[GuidelineRef, ...]:
+    """``parse_citations`` without the copies: the cached refs themselves, for callers that
+    only read them (``text`` must not cite nothing)."""
+    return _parse(text)
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> tuple[GuidelineRef, ...]:
     clean, index = strip_soft_hyphens(text)
@@ -451,9 +466,7 @@ def _parse(text: str) -> tuple[GuidelineRef, ...]:
         non = _NON_MTUS.match(clean, start, end)
         if non:
             refs.extend(_parse_non_mtus(clean, non.end(), end))
-        elif _ODG.match(clean, start, end) or re.match(
-            r"\s*(?:Other|Centers|Medicare|http|www)", clean[start:end], re.I
-        ):
+        elif _ODG.match(clean, start, end) or _OTHER_SOURCE.match(clean[start:end]):
             refs.extend(_parse_non_mtus(clean, start, end))
         else:
             refs.extend(_parse_mtus(clean, start, end))
@@ -472,9 +485,7 @@ def cites_nothing(text: str | None) -> bool:
 
 
 def _norm(name: str) -> str:
-    return " ".join(re.sub(r"[\u00ae\u2122]", "", name).lower().replace("&", "and").split()).strip(
-        " .,;:"
-    )
+    return " ".join(_MARKS.sub("", name).lower().replace("&", "and").split()).strip(" .,;:")
 
 
 @functools.cache
@@ -486,6 +497,7 @@ def _section_index() -> dict[tuple[str, str], object]:
     return idx
 
 
+@functools.lru_cache(maxsize=1024)
 def _section_entry(family: str, name: str):
     idx = _section_index()
     key = _norm(name)
@@ -518,20 +530,40 @@ class Coverage:
 
 def ref_coverage(ref: GuidelineRef) -> Coverage:
     """Classify what ``ref`` covers from its family, page(s) and section(s)."""
+    return _coverage(
+        ref.family,
+        ref.version,
+        ref.chapter,
+        ref.chapter_name,
+        tuple(ref.pages),
+        tuple(ref.sections),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _coverage(
+    family: str,
+    ref_version: str | None,
+    chapter: int | None,
+    chapter_name: str | None,
+    pages: tuple[int, ...],
+    sections: tuple[str, ...],
+) -> Coverage:
+    """``ref_coverage`` on the fields it reads (the same citations recur across letters)."""
     cat = catalog()
-    fam = cat.families.get(ref.family)
-    if fam is None or ref.family == "other":
+    fam = cat.families.get(family)
+    if fam is None or family == "other":
         return Coverage(unknown=True)
     topics = set(fam.default_topics)
-    if ref.pages:
-        version = ref.version or fam.default_version
+    if pages:
+        version = ref_version or fam.default_version
         matched = False
         for entry in cat.data.pages:
-            if entry.family != ref.family or not set(ref.pages) & set(entry.pages):
+            if entry.family != family or not set(pages) & set(entry.pages):
                 continue
             if entry.version and entry.version != version:
                 continue
-            if entry.chapter is not None and entry.chapter not in (ref.chapter, ref.chapter_name):
+            if entry.chapter is not None and entry.chapter not in (chapter, chapter_name):
                 continue
             if entry.general:
                 return Coverage(general=True)
@@ -539,8 +571,8 @@ def ref_coverage(ref: GuidelineRef) -> Coverage:
             topics |= set(entry.topics)
         if not matched:
             return Coverage(unknown=True)
-    for section in ref.sections:
-        entry = _section_entry(ref.family, section)
+    for section in sections:
+        entry = _section_entry(family, section)
         if entry is not None:
             if entry.general:
                 return Coverage(general=True)
@@ -550,7 +582,7 @@ def ref_coverage(ref: GuidelineRef) -> Coverage:
         if not named:
             return Coverage(unknown=True)
         topics |= named
-    if not ref.pages and not ref.sections and not fam.default_topics:
+    if not pages and not sections and not fam.default_topics:
         return Coverage()
     return Coverage(topics=frozenset(topics))
 

@@ -46,6 +46,13 @@ _TRAILING_TIMES = re.compile(
     rf"(?:\btimes|\bx)\s*(?P<n>{NUM})\b(?!\s*(?:weeks?|wks?|days?|/))", re.IGNORECASE
 )
 
+# Words each pattern cannot match without (same flag, so the same case folding): a text
+# without them is skipped instead of scanned with the number-heavy patterns.
+_WEEK_HINT = re.compile(r"week|wk", re.IGNORECASE)
+_TIMES_HINT = re.compile(r"x|times|\*", re.IGNORECASE)
+_UNIT_HINT = re.compile(r"visit|session|treatment|injection|appointment", re.IGNORECASE)
+_HASH_HINT = re.compile(r"#|qty|quantity", re.IGNORECASE)
+
 
 def number(token: str) -> int | None:
     """An integer from digits or an English number word."""
@@ -83,18 +90,24 @@ def requested_quantities(text: str) -> list[Quantity]:
             found.append(Quantity(value, unit, m.start(), m.end(), m.group()))
             taken.append((m.start(), m.end()))
 
-    for regex in (_FREQ, _TIMES):
+    times = _TIMES_HINT.search(text) is not None
+    for regex, hint in ((_FREQ, _WEEK_HINT.search(text)), (_TIMES, times)):
+        if not hint:
+            continue
         for m in regex.finditer(text):
             f, d = number(m.group("f")), number(m.group("d"))
             if f and d:
                 add(f * d, "visits", m)
-    for regex in (_COUNT, _UNIT_THEN_COUNT):
-        for m in regex.finditer(text):
-            add(number(m.group("n")), _unit(m.group("unit")), m)
-    for m in _HASH.finditer(text):
-        add(number(m.group("n")), "", m)
-    for m in _TRAILING_TIMES.finditer(text):
-        add(number(m.group("n")), "", m)
+    if _UNIT_HINT.search(text):
+        for regex in (_COUNT, _UNIT_THEN_COUNT):
+            for m in regex.finditer(text):
+                add(number(m.group("n")), _unit(m.group("unit")), m)
+    if _HASH_HINT.search(text):
+        for m in _HASH.finditer(text):
+            add(number(m.group("n")), "", m)
+    if times:
+        for m in _TRAILING_TIMES.finditer(text):
+            add(number(m.group("n")), "", m)
     return sorted(found, key=lambda q: q.start)
 
 
@@ -180,12 +193,12 @@ def stated_limits(
             unit = _unit(lim.unit.split()[0])
             if lim.kind == "max" and unit:
                 known.setdefault(int(lim.value), (unit, topic))
-    if not known:
-        return []
+    if not known or not _UNIT_HINT.search(text):
+        return []  # every limit names a count unit
     out: list[StatedLimit] = []
     for s0, s1 in _sentences(text):
         sentence = text[s0:s1]
-        if not _CUE.search(sentence):
+        if not _UNIT_HINT.search(sentence) or not _CUE.search(sentence):
             continue
         matches = list(_LIMIT_NUM.finditer(sentence))
         for k, m in enumerate(matches):
