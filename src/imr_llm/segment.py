@@ -7,6 +7,7 @@ parse; every decision carries character spans into ``Letter.text``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,7 +20,20 @@ _ISSUES_HEADINGS = re.compile(
     r"|INDEPENDENT MEDICAL REVIEW DECISION AND RATIONALE)[ \t]*$",
     re.M,
 )
-_SUMMARY_HEADING = re.compile(r"^[ \t]*(CLINICAL CASE SUMMARY|CASE SUMMARY)[ \t]*$", re.M)
+_SUMMARY_HEADING = re.compile(
+    r"^[ \t]*(?:(?:CLINICAL |EXPERT REVIEWER'?S? )?CASE SUMMARY"
+    r"|(?:Clinical |Expert Reviewer'?s? )?Case Summary):?[ \t]*$",
+    re.M,
+)
+# The lead-in sentence between a summary heading and the summary itself (searched in the
+# first _SUMMARY_INTRO_WINDOW characters after the heading only).
+_SUMMARY_INTRO = re.compile(
+    r"including\s+all\s+medical\s+records:?[ \t]*\n"
+    r"|based\s+on\s+a\s+review\s+of\s+the\s+case\s+file[^\n]*\n"
+    r"|\bcase\s+summary\s+below\b[^.:]*[.:][ \t]*\n",
+    re.I,
+)
+_SUMMARY_INTRO_WINDOW = 800
 _HOW_HEADING = re.compile(
     r"^[ \t]*(HOW THE IMR FINAL DETERMINATION WAS MADE|Medical Qualifications of the Expert Reviewer:?)",
     re.M | re.I,
@@ -37,11 +51,18 @@ _REV_LABEL = re.compile(
 _RAT_LABEL = re.compile(
     r"^[ \t]*(Decision rationale:|The Expert Reviewer'?s decision rationale:)", re.M
 )
-_LEAD_IN = re.compile(r"^\s*Decision based on\s+", re.I)
-_REQUEST_2013 = re.compile(
-    r"^[ \t]*(?P<num>\d{1,2})\.[ \t]+Request for (?P<item>.+?) (?:is|are) (?P<neg>not )?medically"
-    r"\s+necessary and appropriate\.?",
-    re.M | re.S,
+# "Decision based on" (2014-2016) or the "the" of "based its decision on the MTUS ..." (2013).
+_LEAD_IN = re.compile(r"^\s*(?:(?i:Decision\s+based\s+on)\s+)?(?:the\s+(?=[A-Z]))?")
+# 2013 item headings: "1. Request for X is (not) medically necessary and appropriate." The
+# heading may wrap anywhere; it ends at a blank line or at the block's first label.
+_REQUEST_2013 = re.compile(r"^[ \t]*(?P<num>\d{1,2})\.[ \t]+Request[ \t]+for[ \t\n]+", re.M)
+_REQUEST_2013_DECISION = re.compile(
+    r"\s+(?:is|are)\s+(?P<neg>not\s+)?medically\s+necessary(?:\s+and\s+appropriate)?\W*$", re.I
+)
+_BLOCK_2013 = re.compile(r"The\s+Claims\s+Administrator\s+based|The\s+Expert\s+Reviewer")
+_HEADING_2013_STOP = re.compile(
+    r"[ \t]*(?:$|The\s+Claims\s+Administrator\s+based|The\s+Expert\s+Reviewer|\d{1,2}\.[ \t])",
+    re.M,
 )
 _ORIGINAL_FORM = re.compile(
     r"^(?P<orig>.+?) was the original request\b.*?(?:remaining IMR eligible portion of the\s+"
@@ -80,7 +101,10 @@ _SHE = re.compile(r"\b(she|her|hers|herself)\b", re.I)
 _SPECIALTY = re.compile(
     r"Certification\(s\)/Specialty:\s*(?P<s>[^\n]+(?:\n(?![A-Z ]+:|CLINICAL)[^\n]+)?)"
 )
-_BOARD = re.compile(r"Board Certified in (?P<s>[A-Z][\w &/,-]+?)(?:,|\.| and is)", re.S)
+_BOARD = re.compile(
+    r"[Bb]oard[ \t\n]+[Cc]ertified[ \t\n]+in[ \t\n]+(?P<s>[A-Z][\w &/,-]*?(?:\n[\w &/,-]+?)??)"
+    r"(?:,|\.|\s+and\s+is\b)"
+)
 _DIAG = re.compile(
     r"(?:diagnos(?:es|is|ed)\s+(?:include[sd]?|of|were|are|was|is|as|with)|diagnosed\s+with)"
     r"\s*:?\s*(?P<d>[^.]{3,400})\.",
@@ -195,14 +219,8 @@ def find_sections(text: str, layout: Layout) -> Sections:
     header = (0, first) if first > 0 and layout in ("dwc-2016", "dwc-2015", "dwc-2013") else None
     if summ:
         s0, s1 = spans["summary"]
-        body = re.search(
-            r"including all medical records:?\s*\n|based on a review of the case file[^\n]*\n",
-            text[s0:s1],
-        )
-        if body:
-            spans["summary"] = (s0 + body.end(), s1)
-        else:
-            spans["summary"] = (summ.end(), s1)
+        body = _SUMMARY_INTRO.search(text, s0, min(s1, summ.end() + _SUMMARY_INTRO_WINDOW))
+        spans["summary"] = (body.end() if body else summ.end(), s1)
     return Sections(
         header=header,
         credentials=spans.get("credentials"),
@@ -214,8 +232,7 @@ def find_sections(text: str, layout: Layout) -> Sections:
 
 def _first_request_block(text: str):
     for m in _REQUEST_2013.finditer(text):
-        tail = text[m.end() : m.end() + 600]
-        if re.search(r"Claims Administrator based|Expert Reviewer", tail):
+        if _BLOCK_2013.search(text, m.end(), m.end() + 600):
             return m
     return None
 
@@ -274,6 +291,59 @@ def _find_headings(text: str, start: int, end: int) -> list[_Heading]:
     return headings
 
 
+def _with_undecided_headings(
+    text: str, start: int, end: int, headings: list[_Heading]
+) -> list[_Heading]:
+    """Add the headings of items printed without a decision word.
+
+    Every item block has one "Claims Administrator guideline:" label. A label that is not the
+    first in its block belongs to an item whose heading ("Item name:") carries no
+    Upheld/Overturned: it becomes a heading with an empty decision word (outcome unknown).
+    """
+    labels = [m.start() for m in _CA_LABEL.finditer(text, start, end)]
+    if len(labels) <= len(headings):
+        return headings
+    starts = [h.start for h in headings]
+    seen: set[int] = set()
+    extra: list[_Heading] = []
+    floor = start
+    for pos in labels:
+        k = bisect_right(starts, pos) - 1
+        if k >= 0 and k not in seen and pos >= headings[k].end:
+            seen.add(k)
+        elif h := _heading_before(text, pos, max(floor, headings[k].end if k >= 0 else start)):
+            extra.append(h)
+        floor = pos
+    return sorted(headings + extra, key=lambda h: h.start) if extra else headings
+
+
+def _heading_before(text: str, pos: int, floor: int) -> _Heading | None:
+    """The "Item name:" lines just above the label at ``pos`` (up to a sentence end)."""
+    line_start = text.rfind("\n", floor, pos) + 1 or floor
+    first = last_end = None
+    a = line_start
+    for _ in range(6):
+        if a <= floor:
+            break
+        b = a - 1
+        a = max(floor, text.rfind("\n", floor, b) + 1)
+        line = text[a:b].strip()
+        if not line:
+            if first is None:
+                continue
+            break
+        if _is_boundary_line(line):
+            break
+        if last_end is None:
+            if not line.endswith(":"):
+                return None
+            last_end = a + len(text[a:b].rstrip())
+        first = a + len(text[a:b]) - len(text[a:b].lstrip())
+    if first is None or last_end is None:
+        return None
+    return _Heading(first, last_end, last_end, "")
+
+
 def _is_boundary_line(line: str) -> bool:
     if _HEADING_SENTENCE_END.search(line):
         return False
@@ -300,6 +370,7 @@ def _items_heading_form(text: str, sections: Sections) -> list[Decision]:
         after = re.search(r"set forth below:?[ \t]*\n", text[start:end])
         start = start + after.end() if after else text.find("\n", start) + 1
     headings = _find_headings(text, start, end)
+    headings = _with_undecided_headings(text, start, end, headings)
     decisions = []
     for k, h in enumerate(headings):
         block_end = headings[k + 1].start if k + 1 < len(headings) else end
@@ -309,7 +380,7 @@ def _items_heading_form(text: str, sections: Sections) -> list[Decision]:
         d = Decision(
             index=k,
             item=item,
-            outcome=_outcome(h.word),
+            outcome=_outcome(h.word) if h.word else "unknown",
             span=(h.start, block_end),
             heading_span=(h.start, h.end),
             original_request=original,
@@ -418,6 +489,25 @@ def _sentence_end(text: str, pos: int, ceil: int) -> int:
     return min(i + 1, ceil)
 
 
+def _heading_2013_end(text: str, pos: int, limit: int) -> int:
+    """End of a 2013 item heading starting at ``pos``: the end of its last line before a blank
+    line, the block's first label or the next numbered line (at most six lines)."""
+    end = text.find("\n", pos, limit)
+    end = limit if end == -1 else end
+    for _ in range(5):
+        if end >= limit or (
+            text[pos:end].rstrip().endswith(".") and _REQUEST_2013_DECISION.search(text, pos, end)
+        ):
+            break
+        if _HEADING_2013_STOP.match(text, end + 1):
+            break
+        nxt = text.find("\n", end + 1, limit)
+        end = limit if nxt == -1 else nxt
+    while end > pos and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
 def _items_2013(text: str, sections: Sections) -> list[Decision]:
     start = sections.issues[0] if sections.issues else 0
     end = (
@@ -426,20 +516,27 @@ def _items_2013(text: str, sections: Sections) -> list[Decision]:
     matches = [
         m
         for m in _REQUEST_2013.finditer(text, start, end)
-        if re.search(r"Claims Administrator based|Expert Reviewer", text[m.end() : m.end() + 600])
+        if _BLOCK_2013.search(text, m.end(), min(end, m.end() + 600))
     ]
     decisions = []
     for k, m in enumerate(matches):
         block_end = matches[k + 1].start() if k + 1 < len(matches) else end
         hs = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
+        he = _heading_2013_end(text, m.end(), block_end)
+        words = text[m.end() : he]
+        dm = _REQUEST_2013_DECISION.search(words)
+        if dm:
+            item, outcome = words[: dm.start()], "upheld" if dm.group("neg") else "overturned"
+        else:
+            item, outcome = words, "unknown"
         d = Decision(
             index=k,
-            item=_clean(m.group("item")),
-            outcome="upheld" if m.group("neg") else "overturned",
+            item=_clean(item).rstrip(" ,.;:"),
+            outcome=outcome,
             span=(hs, block_end),
-            heading_span=(hs, m.end()),
+            heading_span=(hs, he),
         )
-        _fill_block(text, d, m.end(), block_end)
+        _fill_block(text, d, he, block_end)
         decisions.append(d)
     return decisions
 
@@ -453,11 +550,23 @@ _HEADER_LABELS = {
     "priority": r"Priority:",
     "application_received": r"Application\s+Received:",
 }
+# The 2013 notice labels its dates differently: "Dated:" is the decision date and "Date of UR
+# Decision:" the UR denial date; the assignment date is in the sentence saying when the Notice
+# of Assignment and Request for Information was sent.
+_HEADER_LABELS_2013 = {
+    **_HEADER_LABELS,
+    "decision_date": r"(?m:^[ \t]*Dated:)|Decision\s+Date:",
+    "ur_denial_date": r"Date\s+of\s+UR\s+Decision:|UR\s+Denial\s+Date:",
+}
+_ASSIGNED_2013 = re.compile(
+    r"Notice\s+of\s+Assignment\b(?:\s+and\s+Request\s+for\s+Information)?"
+    r"(?:\s+(?:was|were)\s+sent)?\s+(?:on|dated)\s+"
+)
 _CASE_NO = re.compile(r"\bCM\d{2}-\d{5,8}\b")
 _PRIORITY = re.compile(r"\b(Standard|Expedited)\b", re.I)
 
 
-def parse_header(text: str) -> dict[str, object]:
+def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
     """Header fields in any extraction order.
 
     PDFium and pypdf put each value after its label; pdfminer emits a column of labels and then
@@ -467,7 +576,8 @@ def parse_header(text: str) -> dict[str, object]:
     stop = _HOW_HEADING.search(text[:4000])
     head = text[: stop.start() if stop else 2500]
     tokens: list[tuple[int, int, str, str, object]] = []
-    for name, pat in _HEADER_LABELS.items():
+    labels = _HEADER_LABELS_2013 if layout == "dwc-2013" else _HEADER_LABELS
+    for name, pat in labels.items():
         m = re.search(pat, head)
         if m:
             tokens.append((m.start(), m.end(), "label", name, None))
@@ -475,7 +585,14 @@ def parse_header(text: str) -> dict[str, object]:
         tokens.append((m.start(), m.end(), "value", "case", m.group(0)))
     for m in _PRIORITY.finditer(head):
         tokens.append((m.start(), m.end(), "value", "priority", m.group(1).capitalize()))
+    assigned = None
+    if layout == "dwc-2013" and not re.search(labels["date_assigned"], head):
+        am = _ASSIGNED_2013.search(head)
+        if am and (d := dateparse.date_at(head, am.end())):
+            assigned = (am.end(), d)
     for m, d in dateparse.find_dates(head):
+        if assigned and m.start() == assigned[0]:
+            continue
         tokens.append((m.start(), m.end(), "value", "date", d))
     tokens.sort()
     paired: dict[int, int] = {}
@@ -531,11 +648,13 @@ def parse_header(text: str) -> dict[str, object]:
             if not is_label(vi) and fits(li, vi):
                 pair(li, vi)
                 break
+    if assigned:
+        out["date_assigned"] = assigned[1]
     return out
 
 
 def _case_facts(text: str, sections: Sections, layout: Layout) -> CaseFacts:
-    header = parse_header(text) if layout != "dwc-2014" else {}
+    header = parse_header(text, layout) if layout != "dwc-2014" else {}
     summary = text[sections.summary[0] : sections.summary[1]] if sections.summary else text[:6000]
     facts = CaseFacts(**{k: v for k, v in header.items() if k in CaseFacts.model_fields})
     if facts.date_of_injury is None:
@@ -556,10 +675,45 @@ _INJURY_CONTEXT = re.compile(
 )
 
 
+# The injury event told without the word "injury" ("slipped on a wet floor on 02/27/2012"):
+# an event verb, then "on" and a date later in the same sentence.
+_INJURY_EVENT = re.compile(
+    r"\b(?:slipped|tripped|fell|twisted|inverted|rolled|strained|sprained|hurt|struck|hit"
+    r"|lifted|lifting|pulled|developed|crushed|jammed|lacerated|cut"
+    r"|felt\s+(?:a\s+)?(?:pop|snap|tear|sharp|sudden|pain))\b",
+    re.I,
+)
+_ON_DATE = re.compile(r"\bon\s+(?=[\dA-Za-z])")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z(\"]|\s*$)")
+_EVENT_SENTENCES = 2
+_EVENT_WINDOW = 700
+_EVENT_REACH = 120
+
+
 def injury_date_from_summary(summary: str) -> date | None:
     for m in _INJURY_CONTEXT.finditer(summary):
         for dm, d in dateparse.find_dates(summary[m.end() : m.end() + 60]):
             if dm.start() < 25:
+                return d
+    return injury_event_date(summary)
+
+
+def injury_event_date(summary: str) -> date | None:
+    """The date of the injury event in the summary's first sentences, when they tell it
+    without naming it an injury ("... who slipped on a wet floor on 02/27/2012 ...")."""
+    start = len(summary) - len(summary.lstrip())
+    end = min(len(summary), start + _EVENT_WINDOW)
+    stops = []
+    for m in _SENTENCE_END.finditer(summary, start, end):
+        stops.append(m.end())
+        if len(stops) == _EVENT_SENTENCES:
+            break
+    end = stops[-1] if stops else end
+    for m in _INJURY_EVENT.finditer(summary, start, end):
+        stop = min([s for s in stops if s > m.end()] + [end, m.end() + _EVENT_REACH])
+        for on in _ON_DATE.finditer(summary, m.end(), stop):
+            d = dateparse.date_at(summary, on.end())
+            if d is not None:
                 return d
     return None
 

@@ -70,6 +70,17 @@ def structure(ctx: CheckContext) -> list[Finding]:
             )
         )
     for d in rec.decisions:
+        if d.outcome == "unknown":
+            out.append(
+                finding(
+                    "missing-decision",
+                    "high",
+                    f"Item '{d.item}' has no Upheld/Overturned decision.",
+                    [ctx.evidence(*(d.heading_span or d.span))],
+                    d.index,
+                )
+            )
+    for d in rec.decisions:
         if not d.rationale_span or len(d.rationale.strip()) < MIN_RATIONALE_CHARS:
             span = d.heading_span or d.span
             out.append(

@@ -62,6 +62,15 @@ def find_dates(
             yield m, d
 
 
+def date_at(text: str, pos: int) -> date | None:
+    """The date spelled exactly at ``pos`` in ``text``, or None."""
+    m = DATE_RE.match(text, pos)
+    if m is None:
+        return None
+    d = to_date(m)
+    return d if d is not None and 1950 <= d.year <= 2100 else None
+
+
 def parse_date(s: str) -> date | None:
     for _, d in find_dates(s):
         return d
