@@ -19,8 +19,9 @@ _PATTERNS: list[tuple[str, tuple[str, ...]]] = [
         ("ignore", "disregard", "forget", "override"),
     ),
     (
-        r"\b(?:AI|A\.I\.|automated|automatic|machine|LLM|software|computer)[- ](?:reviewers?|auditors?|"
-        r"checkers?|systems?|models?|assistants?|tools?|readers?|screening|review|audit)\b",
+        r"\b(?:AI|A\.I\.|automated|automatic|machine|LLM|software|computer)(?:[- ](?:based|powered|driven))?"
+        r"[- ](?:(?:audit|review|compliance)(?:ing)?\s+)?(?:reviewers?|auditors?|checkers?|systems?|models?|"
+        r"assistants?|tools?|readers?|screening|review|audit)\b",
         ("ai ", "ai-", "a.i.", "automat", "machine", "llm", "software", "computer"),
     ),
     (r"\b(?:large\s+)?language\s+models?\b", ("language model",)),
@@ -37,6 +38,10 @@ _PATTERNS: list[tuple[str, tuple[str, ...]]] = [
     (
         r"\bdo\s+not\s+(?:flag|report|mention|raise)\s+(?:any\s+)?(?:findings?|issues?|inconsistenc|errors?|this)",
         ("do not flag", "do not report", "do not mention", "do not raise"),
+    ),
+    (
+        r"\bsuppress\s+(?:any\s+|all\s+|the\s+)?(?:findings?|flags?|alerts?|inconsistenc\w*)",
+        ("suppress",),
     ),
     (
         r"\bno\s+(?:findings|inconsistencies)\s+(?:should|must|may)\s+be\s+(?:reported|flagged|raised)",
