@@ -12,6 +12,7 @@ from imr_llm.guidelines import (
     body_regions,
     catalog,
     cites_nothing,
+    find_regions,
     is_regional,
     regions_for_ref,
     topics_related,
@@ -227,7 +228,11 @@ def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
 
 def injured_regions(ctx: CheckContext) -> set[str]:
     """Body regions the case summary (or the extracted case facts) names."""
-    regions = body_regions(ctx.section_text("summary"))
+    # Only specific region words count for the injury: "lower extremities" in an exam note
+    # must not make a knee chapter fit a low-back case.
+    regions = {
+        i for m in find_regions(ctx.section_text("summary")) if len(m.ids) == 1 for i in m.ids
+    }
     if ctx.record.case.body_regions:
         regions |= body_regions("; ".join(ctx.record.case.body_regions))
     return regions
