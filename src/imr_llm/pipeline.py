@@ -196,20 +196,39 @@ class LLMSession:
             return record
         letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
         client = self.client
+        failed: list[str] = []
+
+        async def tolerant(coro, fallback=None):
+            """A question the model cannot answer with grounded quotes is skipped and recorded;
+            transport failures and exhausted budgets still fail the letter."""
+            try:
+                return await coro
+            except LLMError as exc:
+                if exc.kind not in UNANSWERABLE:
+                    raise
+                failed.append(exc.template or exc.kind)
+                return fallback
+
         try:
-            extraction = await llm_pass1(letter, record, analysis.sections, client)
-            record.findings.extend(reconcile(record, extraction, letter.text))
+            extraction = await tolerant(llm_pass1(letter, record, analysis.sections, client))
+            if extraction is not None:
+                record.findings.extend(reconcile(record, extraction, letter.text))
             record.findings.extend(
-                await llm_pass2(letter, record, analysis.sections, client, extraction)
+                await tolerant(llm_pass2(letter, record, analysis.sections, client, extraction), [])
             )
             record.findings = sort_findings(merge_findings(record.findings))
-            await llm_summary(letter, record, client, analysis.sections)
+            await tolerant(llm_summary(letter, record, client, analysis.sections))
         except LLMError as exc:
             record.status = "error"
             record.error = exc.record_error()
         finally:
             record.llm = client.finish_letter(letter)
+            record.llm.failed_questions = failed
         return record
+
+
+# LLMError kinds that mean "this model could not answer this question", not "the service failed".
+UNANSWERABLE = {"validation", "truncated"}
 
 
 class LocalBackendError(RuntimeError):

@@ -117,6 +117,10 @@ class LLMUsage(BaseModel):
     cache_hits: int = 0
     retries: int = 0
     prompt_versions: dict[str, str] = Field(default_factory=dict)
+    failed_questions: list[str] = Field(
+        default_factory=list,
+        description="Questions the model could not answer with grounded quotes after every re-ask.",
+    )
 
 
 class RecordError(BaseModel):
