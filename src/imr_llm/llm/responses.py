@@ -240,3 +240,43 @@ class SummaryAnswer(BaseModel):
     """A short plain-language summary, each sentence backed by a quote."""
 
     sentences: list[SummarySentence] = Field(min_length=1, max_length=4)
+
+
+# ---------------------------------------------------------------- pass 2 (consistency questions)
+# Each answer is one narrow fact with its quote; ``imr_llm.extract.pass2`` decides in code
+# whether the facts disagree, after checking where each quote lies in the letter.
+
+
+class AbsenceCheck(BaseModel):
+    """Whether the CLINICAL CASE SUMMARY reports something a rationale sentence says is absent."""
+
+    summary_quote: Quote | None = Field(
+        description="the summary's own words that report it, copied exactly; null when the "
+        "summary does not report it"
+    )
+    reports_it: Literal["yes", "no"] = Field(
+        description='"yes" if the quoted summary words report it in this patient, else "no"'
+    )
+
+
+class CriterionCheck(BaseModel):
+    """One guideline criterion the rationale applies, and whether the rationale says it is met."""
+
+    criterion: Short
+    status: Literal["met", "unmet", "not_addressed"]
+    quote: Quote
+
+
+class CriteriaAnswer(BaseModel):
+    """The guideline criteria one item's rationale applies, each judged by the rationale itself."""
+
+    criteria: list[CriterionCheck] = Field(max_length=5)
+
+
+class RationaleSubject(BaseModel):
+    """What one item's rationale is about, in the rationale's own words."""
+
+    treatment: Fact
+    body_part: Fact | None
+    side: SideFact | None
+    spinal_level: Fact | None
