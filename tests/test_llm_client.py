@@ -10,6 +10,7 @@ import stat
 import time
 from pathlib import Path
 
+import jinja2
 import pytest
 from pydantic import ValidationError
 
@@ -499,7 +500,12 @@ def test_prompts_have_versions_and_a_shared_letter_prefix():
             "item_block": "ITEM",
             "headings": ["A: Upheld"],
         }
-        out = p.render(**variables)
+        for _ in range(10):  # questions added later take variables of their own
+            try:
+                out = p.render(**variables)
+                break
+            except jinja2.exceptions.UndefinedError as exc:
+                variables[str(exc).split("'")[1]] = "X"
         assert out.rstrip().splitlines()[-1] != "HEAD OF LETTER"
         assert out.index("HEAD OF LETTER") < out.index("Question:")
         rendered.append(out[: out.index("HEAD OF LETTER") + len("HEAD OF LETTER")])
