@@ -29,7 +29,7 @@ def test_local_backend_reads_the_seed_letter(tmp_path):
         [sys.executable, "-m", "imr_llm.cli", "check", str(SEED), "--json", "--llm", "local"],
         capture_output=True,
         text=True,
-        timeout=1500,
+        timeout=3000,
     )
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     rec = json.loads(proc.stdout)
