@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fake_openai import INVENTED_QUOTE, FakeOpenAI, QuotePicker, Ungrounded, fill_schema
+from fake_openai import INVENTED_QUOTE, FakeOpenAI, Invalid, QuotePicker, Ungrounded, fill_schema
 from imr_llm.extract.pass2 import (
     absence_claims,
     key_terms,
@@ -251,13 +251,30 @@ def test_ungrounded_quotes_never_produce_findings(fake_openai, tmp_path):
             "RationaleSubject": subject(body_part=EMG_QUOTE),
         }
     )
-    # every answer to every question quotes text that is not in the letter, re-asks included
-    fake_openai.script(*[Ungrounded() for _ in range(40)])
+    # every answer to every question quotes text that is not in the letter: pass 2 checks its
+    # quotes itself (no re-ask), and none can be placed, so nothing is flagged
+    fake_openai.script(*[Ungrounded() for _ in range(4)])
     findings = run_pass2(config(fake_openai, tmp_path), a)
     assert findings == []
-    assert "ungrounded" in fake_openai.served
-    assert len(fake_openai.chat_requests) == 8  # 4 questions x (1 ask + 1 re-ask)
-    assert a.record.llm.calls == 4 and a.record.llm.retries == 4
+    assert fake_openai.served == ["ungrounded"] * 4
+    assert a.record.llm.calls == 4 and a.record.llm.retries == 0
+    # the same answers with grounded quotes do flag the letter
+    fake_openai.clear()
+    assert codes(run_pass2(config(fake_openai, tmp_path / "again"), a)) == [
+        ("fact-contradiction", 0)
+    ]
+
+
+def test_a_question_that_never_validates_is_skipped(fake_openai, tmp_path):
+    a = authored("A13-04")
+    fake_openai.responder = responder(
+        {"AbsenceCheck": {"summary_quote": EMG_QUOTE, "reports_it": "yes"}}
+    )
+    # schema-invalid answers on every try (ask + re-ask) for all four questions
+    fake_openai.script(*[Invalid() for _ in range(8)])
+    assert run_pass2(config(fake_openai, tmp_path), a) == []
+    assert fake_openai.served == ["invalid"] * 8
+    assert a.record.llm.calls == 4
 
 
 def test_transport_errors_still_fail_the_letter(fake_openai, tmp_path):

@@ -244,13 +244,40 @@ class SummaryAnswer(BaseModel):
 
 # ---------------------------------------------------------------- pass 2 (consistency questions)
 # Each answer is one narrow fact with its quote; ``imr_llm.extract.pass2`` decides in code
-# whether the facts disagree, after checking where each quote lies in the letter.
+# whether the facts disagree, after checking where each quote lies in the letter. Their quotes
+# are ``LooseQuote``: not validated against the letter (so one bad quote in a list does not
+# throw away the whole answer and cost two re-asks), because pass 2 checks every quote itself,
+# more strictly (inside the right section or rationale), and drops the ones it cannot place.
+
+LooseQuote = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=QUOTE_MAX,
+        description="a short phrase copied word for word from the letter",
+    ),
+]
+
+
+LooseText = Annotated[str, Field(min_length=1, max_length=QUOTE_MAX)]
+
+
+class LooseFact(BaseModel):
+    """A short fact with the letter's words that state it (the quote is checked by the caller)."""
+
+    text: LooseText
+    quote: LooseQuote
+
+
+class LooseSide(BaseModel):
+    side: Literal["left", "right", "bilateral"]
+    quote: LooseQuote
 
 
 class AbsenceCheck(BaseModel):
     """Whether the CLINICAL CASE SUMMARY reports something a rationale sentence says is absent."""
 
-    summary_quote: Quote | None = Field(
+    summary_quote: LooseQuote | None = Field(
         description="the summary's own words that report it, copied exactly; null when the "
         "summary does not report it"
     )
@@ -262,9 +289,9 @@ class AbsenceCheck(BaseModel):
 class CriterionCheck(BaseModel):
     """One guideline criterion the rationale applies, and whether the rationale says it is met."""
 
-    criterion: Short
+    criterion: LooseText
     status: Literal["met", "unmet", "not_addressed"]
-    quote: Quote
+    quote: LooseQuote
 
 
 class CriteriaAnswer(BaseModel):
@@ -276,7 +303,7 @@ class CriteriaAnswer(BaseModel):
 class RationaleSubject(BaseModel):
     """What one item's rationale is about, in the rationale's own words."""
 
-    treatment: Fact
-    body_part: Fact | None
-    side: SideFact | None
-    spinal_level: Fact | None
+    treatment: LooseFact
+    body_part: LooseFact | None
+    side: LooseSide | None
+    spinal_level: LooseFact | None
