@@ -57,32 +57,75 @@ def choose(
 
 
 class Recorder:
-    """Wraps ``LLMClient.ask`` to log one line per question (no letter text)."""
+    """Wraps ``LLMClient.ask``: one question at a time (FIFO, so the order is the pipeline's and
+    ``seconds`` is service time, not time queued), one line per question (no letter text).
 
-    def __init__(self, client):
+    With ``failures`` (a JSON file), a question that failed validation on every re-ask is
+    remembered under its cache key and fails at once on the next run, instead of costing the
+    same re-asks again (failures are not in the response cache)."""
+
+    def __init__(self, client, failures: Path | None = None):
+        self.client = client
         self.rows: list[dict] = []
         self._ask = client.ask
+        self._lock = asyncio.Lock()
+        self.failures_path = failures
+        self.failures: dict[str, str] = {}
+        if failures is not None and failures.is_file():
+            self.failures = json.loads(failures.read_text())
         client.ask = self.ask
+
+    def _key(self, response_model, template_name, variables) -> str:
+        from imr_llm.llm import prompts
+        from imr_llm.llm.cache import cache_key
+        from imr_llm.llm.client import _schema_sha256
+
+        prompt = prompts.load(template_name)
+        messages = [{"role": "user", "content": prompt.render(**variables)}]
+        cfg = self.client.config
+        return cache_key(
+            model=cfg.model,
+            template_sha256=prompt.sha256,
+            schema_sha256=_schema_sha256(response_model),
+            input_sha256=self.client._input_sha256(messages),
+            mode=cfg.mode,
+        )
 
     async def ask(self, response_model, template_name, *, letter, variables):
         from imr_llm.llm.client import LLMError
 
-        t0 = time.monotonic()
-        try:
-            value, stats = await self._ask(
-                response_model, template_name, letter=letter, variables=variables
-            )
-        except LLMError as exc:
+        key = self._key(response_model, template_name, variables)
+        if key in self.failures:
             self.rows.append(
                 {
                     "letter": letter.letter_id,
                     "template": template_name,
-                    "cached": False,
-                    "seconds": round(time.monotonic() - t0, 3),
-                    "failed": exc.kind,
+                    "cached": True,
+                    "seconds": 0.0,
+                    "failed": self.failures[key],
                 }
             )
-            raise
+            raise LLMError(self.failures[key], "remembered failure", template=template_name)
+        async with self._lock:
+            t0 = time.monotonic()
+            try:
+                value, stats = await self._ask(
+                    response_model, template_name, letter=letter, variables=variables
+                )
+            except LLMError as exc:
+                self.rows.append(
+                    {
+                        "letter": letter.letter_id,
+                        "template": template_name,
+                        "cached": False,
+                        "seconds": round(time.monotonic() - t0, 3),
+                        "failed": exc.kind,
+                    }
+                )
+                if exc.kind in ("validation", "truncated") and self.failures_path is not None:
+                    self.failures[key] = exc.kind
+                    self.failures_path.write_text(json.dumps(self.failures))
+                raise
         self.rows.append(
             {
                 "letter": letter.letter_id,
@@ -181,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clean", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--summary", action="store_true", help="also ask for the LLM summary")
+    ap.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask again the questions that failed validation in an earlier run",
+    )
     ap.add_argument(
         "--tolerate-pass1",
         action="store_true",
@@ -301,7 +349,10 @@ async def _run(target, args, info, rows, progress, config, loop):
 
     async with LLMSession(config) as session:
         info.model = session.config.model
-        recorder = Recorder(session.client)
+        recorder = Recorder(
+            session.client,
+            None if args.retry_failed else args.cache_dir / "failed-questions.json",
+        )
 
         def process(path: Path):
             analysis = analyze(path)

@@ -1,15 +1,25 @@
 """Prompt-prefix caching on the local backend: the LLM path (pass 1 + pass 2, no summary) per
-letter with the server's prompt cache as it is, and with it evicted before every question.
+letter, timed question by question, in three variants on one server (loaded once):
 
-    python benchmarks/llm_pass2_prefix.py [--model-path GGUF] [--out DIR] LETTER.txt ...
+``prefix-cache``
+    as the pipeline runs: every prompt starts with the letter (``_letter.j2``) and ends with the
+    question; llama-cpp-python's server keeps the last prompt's tokens and evaluates only what
+    differs. With instructor's TOOLS mode, though, the tool schema is rendered at the top of the
+    prompt (Qwen's chat template puts tools in the system turn), so only consecutive questions
+    with the same schema share the letter prefix.
+``evicted``
+    the same questions, with a tiny unrelated request before each one so every prompt is
+    evaluated from scratch (its own time is not counted): the "no prefix caching" baseline.
+``letter-first-json``
+    the same rendered prompts sent without instructor: no system turn, no tools, the schema only
+    in ``response_format`` (a grammar), so every question about a letter shares the letter
+    prefix. Answers are validated (quotes in the letter) but not re-asked.
 
-Every prompt starts with the letter (``_letter.j2``) and ends with the question, so consecutive
-questions share a prefix that llama.cpp keeps in its KV cache (llama-cpp-python's server keeps the
-last prompt's tokens and re-evaluates only what differs). Variant ``evicted`` sends a tiny
-unrelated request before each question, so every question is evaluated from scratch; its own
-time is not counted. The response cache is off in both variants, and the two run alternately per
-letter (one server, loaded once). Prints per letter: questions, prompt and completion tokens, and
-seconds, for both variants; with ``--out`` also writes ``prefix.json`` and ``prefix.md``.
+    python benchmarks/llm_pass2_prefix.py [--model-path GGUF] [--out DIR] [--variants ...] [LETTER ...]
+
+The response cache is off. A pass-1 question that fails validation ends pass 1 for that letter
+(pass 2 still runs), so variants may ask different numbers of questions: compare the
+per-question medians as well as the totals.
 """
 
 from __future__ import annotations
@@ -30,16 +40,61 @@ DEFAULT_LETTERS = [
 ]
 
 
+class GrammarJSON:
+    """Replaces ``LLMClient.ask`` with a plain request: the prompt exactly as rendered (letter
+    first, question last), the schema only in ``response_format`` (llama-cpp-python turns it
+    into a grammar), no system message and no tool list in front of the letter. This is what
+    the shared letter prefix can save once the schema no longer comes first (with instructor's
+    TOOLS mode the tool schema is rendered at the top of the prompt, so only questions with the
+    same schema share a prefix). Answers are validated like the client's (quotes in the letter),
+    without re-asks; the response cache is not used."""
+
+    def __init__(self, client):
+        self.client = client
+
+    async def ask(self, response_model, template_name, *, letter, variables):
+        from imr_llm.llm import prompts
+        from imr_llm.llm.client import CallStats, LLMError
+
+        content = prompts.load(template_name).render(**variables)
+        content += "\nAnswer with one JSON object with the fields described above."
+        t0 = time.monotonic()
+        resp = await self.client._openai.chat.completions.create(
+            model=self.client.config.model,
+            messages=[{"role": "user", "content": content}],
+            temperature=0,
+            max_tokens=self.client.config.max_tokens_per_call,
+            response_format={
+                "type": "json_object",
+                "schema": response_model.model_json_schema(),
+            },
+        )
+        stats = CallStats(template=template_name, requests=1, seconds=time.monotonic() - t0)
+        stats.prompt_tokens = resp.usage.prompt_tokens
+        stats.completion_tokens = resp.usage.completion_tokens
+        try:
+            value = response_model.model_validate_json(
+                resp.choices[0].message.content or "", context={"text": letter.text}
+            )
+        except ValueError:
+            self.last_stats = stats
+            raise LLMError(
+                "validation", "answer did not validate", template=template_name
+            ) from None
+        return value, stats
+
+
 class Timed:
     """Wraps ``LLMClient.ask``: one question at a time, timed; optionally evicts the server's
     prompt cache first (a short request with other tokens)."""
 
-    def __init__(self, client, evict: bool):
+    def __init__(self, client, evict: bool, ask=None):
         self.client = client
         self.evict = evict
         self.rows: list[dict] = []
         self.evict_seconds = 0.0
-        self._ask = client.ask
+        self._original = client.ask
+        self._ask = ask or client.ask
         self._lock = asyncio.Lock()
         client.ask = self.ask
 
@@ -57,10 +112,25 @@ class Timed:
         async with self._lock:
             if self.evict:
                 await self._evict()
+            from imr_llm.llm.client import LLMError
+
             t0 = time.monotonic()
-            value, stats = await self._ask(
-                response_model, template_name, letter=letter, variables=variables
-            )
+            try:
+                value, stats = await self._ask(
+                    response_model, template_name, letter=letter, variables=variables
+                )
+            except LLMError:
+                self.rows.append(
+                    {
+                        "template": template_name,
+                        "seconds": round(time.monotonic() - t0, 3),
+                        "prompt_tokens": 0,
+                        "completion_tokens": 0,
+                        "requests": 0,
+                        "failed": True,
+                    }
+                )
+                raise
             self.rows.append(
                 {
                     "template": template_name,
@@ -73,32 +143,40 @@ class Timed:
             return value, stats
 
 
-async def one_letter(path: Path, client, evict: bool) -> dict:
+async def one_letter(path: Path, client, variant: str) -> dict:
     from imr_llm.extract.llm import llm_pass1
     from imr_llm.extract.pass2 import llm_pass2
+    from imr_llm.llm.client import LLMError
     from imr_llm.pipeline import analyze
 
     analysis = analyze(path)
     letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
-    timed = Timed(client, evict)
+    grammar = GrammarJSON(client).ask if variant == "letter-first-json" else None
+    timed = Timed(client, variant == "evicted", grammar)
     t0 = time.monotonic()
     try:
-        extraction = await llm_pass1(letter, analysis.record, analysis.sections, client)
+        try:
+            extraction = await llm_pass1(letter, analysis.record, analysis.sections, client)
+        except LLMError:
+            extraction = None  # a pass-1 question failed validation: pass 2 still runs
         findings = await llm_pass2(letter, analysis.record, analysis.sections, client, extraction)
     finally:
-        client.ask = timed._ask
+        client.ask = timed._original
         client.finish_letter(letter)
     wall = time.monotonic() - t0 - timed.evict_seconds
     rows = timed.rows
     return {
         "letter": path.stem,
-        "variant": "evicted" if evict else "prefix-cache",
+        "variant": variant,
+        "failed_validation": sum(1 for r in rows if r.get("failed")),
         "questions": len(rows),
         "requests": sum(r["requests"] for r in rows),
         "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
         "completion_tokens": sum(r["completion_tokens"] for r in rows),
         "seconds": round(wall, 1),
-        "median_s_per_question": round(statistics.median(r["seconds"] for r in rows), 1),
+        "median_s_per_question": round(
+            statistics.median(r["seconds"] for r in rows if not r.get("failed")), 1
+        ),
         "findings": sorted({f.code for f in findings}),
         "calls": rows,
     }
@@ -115,8 +193,8 @@ async def main_async(args) -> list[dict]:
         )
         async with LLMClient(config) as client:
             for path in args.letters:
-                for evict in (False, True):
-                    r = await one_letter(path, client, evict)
+                for variant in args.variants:
+                    r = await one_letter(path, client, variant)
                     print(
                         f"{r['letter']:>10} {r['variant']:>12}: {r['questions']} questions, "
                         f"{r['requests']} requests, {r['prompt_tokens']} prompt + "
@@ -130,23 +208,24 @@ async def main_async(args) -> list[dict]:
 
 def markdown(results: list[dict]) -> str:
     out = [
-        "| letter | variant | questions | requests | prompt tok | completion tok | seconds | median s/question |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| letter | variant | questions | requests | prompt tok | completion tok | seconds | "
+        "median s/question | failed validation |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         out.append(
             f"| {r['letter']} | {r['variant']} | {r['questions']} | {r['requests']} | "
             f"{r['prompt_tokens']} | {r['completion_tokens']} | {r['seconds']} | "
-            f"{r['median_s_per_question']} |"
+            f"{r['median_s_per_question']} | {r['failed_validation']} |"
         )
-    for variant in ("prefix-cache", "evicted"):
+    for variant in ("prefix-cache", "evicted", "letter-first-json"):
         rs = [r for r in results if r["variant"] == variant]
         if rs:
             n = len(rs)
             out.append(
                 f"| **mean per letter** | {variant} | {sum(r['questions'] for r in rs) / n:.1f} | "
                 f"{sum(r['requests'] for r in rs) / n:.1f} | {sum(r['prompt_tokens'] for r in rs) / n:.0f} | "
-                f"{sum(r['completion_tokens'] for r in rs) / n:.0f} | {sum(r['seconds'] for r in rs) / n:.1f} | |"
+                f"{sum(r['completion_tokens'] for r in rs) / n:.0f} | {sum(r['seconds'] for r in rs) / n:.1f} | | |"
             )
     return "\n".join(out) + "\n"
 
@@ -156,7 +235,14 @@ def main() -> int:
     ap.add_argument("letters", nargs="*", type=Path, default=DEFAULT_LETTERS)
     ap.add_argument("--model-path", type=Path, default=DEFAULT_MODEL)
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--variants",
+        default="prefix-cache,evicted,letter-first-json",
+        help="comma-separated: prefix-cache (as the pipeline runs), evicted (server prompt cache "
+        "emptied before every question), letter-first-json (schema out of the prompt)",
+    )
     args = ap.parse_args()
+    args.variants = [v for v in args.variants.split(",") if v]
     results = asyncio.run(main_async(args))
     table = markdown(results)
     print(table)

@@ -58,6 +58,7 @@ def responder(answers: dict[str, Any]):
     neutral = {
         "AbsenceCheck": {"summary_quote": None, "reports_it": "no"},
         "CriteriaAnswer": {"criteria": []},
+        "CriteriaVerdict": {"verdict": "not_stated", "quote": None},
         # the item's heading line: grounded, but not in the rationale, so never evidence
         "RationaleSubject": lambda p: subject(treatment=item_heading(p)),
     }
@@ -166,6 +167,9 @@ def test_fact_contradiction_fires_on_a_scripted_contradiction(fake_openai, tmp_p
     assert any("report radiculopathy on examination (or a finding" in p for p in absence)
     prefix = prompts[0][: prompts[0].index("\n</letter>")]
     assert all(p.startswith(prefix) for p in prompts)
+    # code lists the summary sentences that could contradict the claim as hints
+    assert all("Sentences of the CLINICAL CASE SUMMARY that may be relevant" in p for p in absence)
+    assert all(f'- "{EMG_QUOTE}."' in p for p in absence)
 
 
 def test_fact_contradiction_when_the_model_says_no_but_quotes_the_finding(fake_openai, tmp_path):
@@ -181,22 +185,54 @@ def test_fact_contradiction_when_the_model_says_no_but_quotes_the_finding(fake_o
     assert len(findings[0].evidence) == 4  # both claims, each with the summary quote
 
 
-def test_fact_contradiction_concept_match_needs_a_yes(fake_openai, tmp_path):
-    # ... but a quote that matches only by concept ("radiating" for radiculopathy) needs "yes"
+def test_fact_contradiction_evidence_is_the_supporting_sentence(fake_openai, tmp_path):
+    a = authored("A15-08")  # the model quotes two sentences; the evidence is the one that counts
+    two = (
+        "The injured worker is a 31 year old male warehouse loader who twisted his right knee on "
+        "04/25/2015 when his foot caught on a pallet. He has medial knee pain with episodes of "
+        "locking and catching, and the knee gave way twice in July 2015."
+    )
+    fake_openai.responder = responder(
+        {
+            "AbsenceCheck": lambda p: {
+                "summary_quote": two if "report mechanical symptoms" in p else None,
+                "reports_it": "no",
+            }
+        }
+    )
+    [f] = run_pass2(config(fake_openai, tmp_path), a)
+    assert f.code == "fact-contradiction" and f.decision_index == 0
+    assert " ".join(f.evidence[1].quote.split()) == two.split(". ", 1)[1].rstrip(".")
+
+
+def test_fact_contradiction_is_decided_by_the_quote_not_the_yes_no(fake_openai, tmp_path):
+    # a finding of the same concept ("positive straight leg raise" for radiculopathy) counts even
+    # with "no"; radiating pain alone is not radiculopathy and does not count even with "yes"
     a = authored("A13-04")
+    slr = "his examination showed a positive straight leg raise on the left at 40 degrees"
     radiating = "low back pain radiating into the left buttock, posterior thigh and lateral calf"
-    for says, expected in (("no", []), ("yes", [("fact-contradiction", 0)])):
+    for quote, says, expected in (
+        (slr, "no", [("fact-contradiction", 0)]),
+        (radiating, "yes", []),
+    ):
         fake_openai.responder = responder(
             {
-                "AbsenceCheck": lambda p, says=says: {
-                    "summary_quote": radiating
-                    if "report radiculopathy on examination" in p
-                    else None,
+                "AbsenceCheck": lambda p, q=quote, says=says: {
+                    "summary_quote": q if "report radiculopathy on examination" in p else None,
                     "reports_it": says,
                 }
             }
         )
         assert codes(run_pass2(config(fake_openai, tmp_path / says), a)) == expected
+
+
+def test_only_claims_the_summary_could_contradict_are_asked(fake_openai, tmp_path):
+    a = authored("A16-01")  # "no history of substance misuse": the summary only repeats it
+    fake_openai.responder = responder({})
+    assert run_pass2(config(fake_openai, tmp_path), a) == []
+    prompts = [b["messages"][0]["content"] for b in fake_openai.chat_requests]
+    assert len(prompts) == 6  # criteria, verdict and subject for each of the two items
+    assert not any("Question: does the CLINICAL CASE SUMMARY" in p for p in prompts)
 
 
 def test_fact_contradiction_not_on_a_consistent_answer(fake_openai, tmp_path):
@@ -253,11 +289,11 @@ def test_ungrounded_quotes_never_produce_findings(fake_openai, tmp_path):
     )
     # every answer to every question quotes text that is not in the letter: pass 2 checks its
     # quotes itself (no re-ask), and none can be placed, so nothing is flagged
-    fake_openai.script(*[Ungrounded() for _ in range(4)])
+    fake_openai.script(*[Ungrounded() for _ in range(5)])
     findings = run_pass2(config(fake_openai, tmp_path), a)
     assert findings == []
-    assert fake_openai.served == ["ungrounded"] * 4
-    assert a.record.llm.calls == 4 and a.record.llm.retries == 0
+    assert fake_openai.served == ["ungrounded"] * 5
+    assert a.record.llm.calls == 5 and a.record.llm.retries == 0
     # the same answers with grounded quotes do flag the letter
     fake_openai.clear()
     assert codes(run_pass2(config(fake_openai, tmp_path / "again"), a)) == [
@@ -270,11 +306,11 @@ def test_a_question_that_never_validates_is_skipped(fake_openai, tmp_path):
     fake_openai.responder = responder(
         {"AbsenceCheck": {"summary_quote": EMG_QUOTE, "reports_it": "yes"}}
     )
-    # schema-invalid answers on every try (ask + re-ask) for all four questions
-    fake_openai.script(*[Invalid() for _ in range(8)])
+    # schema-invalid answers on every try (ask + re-ask) for all five questions
+    fake_openai.script(*[Invalid() for _ in range(10)])
     assert run_pass2(config(fake_openai, tmp_path), a) == []
-    assert fake_openai.served == ["invalid"] * 8
-    assert a.record.llm.calls == 4
+    assert fake_openai.served == ["invalid"] * 10
+    assert a.record.llm.calls == 5
 
 
 def test_transport_errors_still_fail_the_letter(fake_openai, tmp_path):
@@ -357,6 +393,31 @@ def test_criteria_mismatch_ignores_guideline_text_and_foreign_quotes(fake_openai
     assert run_pass2(config(fake_openai, tmp_path), a) == []
 
 
+def test_criteria_mismatch_from_the_overall_verdict(fake_openai, tmp_path):
+    # the verdict may quote the guideline; the evidence is the rationale's own sentences that
+    # report a shortfall in this patient's records
+    a = authored("A15-07")
+    guideline = "it advises discontinuing opioids when there is no overall improvement in function"
+    fake_openai.responder = responder(
+        {"CriteriaVerdict": {"verdict": "does_not_meet", "quote": guideline}}
+    )
+    [f] = run_pass2(config(fake_openai, tmp_path), a)
+    assert (f.code, f.decision_index) == ("criteria-decision-mismatch", 0)
+    assert "do not meet" in f.message
+    assert_grounded([f], a.letter)
+    quotes = [" ".join(e.quote.split()) for e in f.evidence]
+    assert quotes[0].startswith("His pain is unchanged at 8/10")
+    assert quotes[-1] == "Therefore, the request is medically necessary."
+
+
+def test_criteria_verdict_needs_a_shortfall_in_the_patients_records(fake_openai, tmp_path):
+    a = authored("A14-03")  # tramadol, overturned: "no side effects" is not a shortfall
+    fake_openai.responder = responder(
+        {"CriteriaVerdict": {"verdict": "does_not_meet", "quote": "no side effects"}}
+    )
+    assert run_pass2(config(fake_openai, tmp_path), a) == []
+
+
 MRI_MET = [
     {
         "criterion": "delayed recovery",
@@ -381,6 +442,22 @@ def test_criteria_mismatch_fires_when_upheld_with_all_criteria_met(fake_openai, 
     assert codes(findings) == [("criteria-decision-mismatch", 0)]
     assert "Upheld" in findings[0].message
     assert_grounded(findings, a.letter)
+
+
+def test_criteria_mismatch_when_upheld_with_a_meets_verdict(fake_openai, tmp_path):
+    a = authored(
+        "A15-03",
+        (
+            "Therefore, the request is medically necessary.",
+            "Therefore, the request is not medically necessary.",
+        ),
+    )
+    fake_openai.responder = responder(
+        {"CriteriaVerdict": {"verdict": "meets", "quote": MRI_MET[0]["quote"]}}
+    )
+    [f] = run_pass2(config(fake_openai, tmp_path), a)
+    assert (f.code, f.decision_index) == ("criteria-decision-mismatch", 0)
+    assert "Upheld" in f.message and "meet the guideline" in f.message
 
 
 def test_criteria_mismatch_left_to_decision_conclusion_when_they_disagree(fake_openai, tmp_path):
@@ -509,4 +586,4 @@ def test_enrich_runs_pass2_and_merges_with_rules(fake_openai, tmp_path):
     tm = [f for f in record.findings if f.code == "treatment-mismatch"]
     assert len(tm) == 1  # the rules finding, with the LLM's evidence merged in
     assert "also found by llm" in tm[0].message
-    assert {"item_absence", "item_criteria", "item_subject"} <= set(record.llm.prompt_versions)
+    assert {"item_criteria", "item_subject"} <= set(record.llm.prompt_versions)

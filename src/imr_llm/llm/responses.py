@@ -307,3 +307,10 @@ class RationaleSubject(BaseModel):
     body_part: LooseFact | None
     side: LooseSide | None
     spinal_level: LooseFact | None
+
+
+class CriteriaVerdict(BaseModel):
+    """Whether one item's rationale says this patient meets the guideline's conditions."""
+
+    verdict: Literal["meets", "does_not_meet", "not_stated"]
+    quote: LooseQuote | None
