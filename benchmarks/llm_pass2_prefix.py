@@ -1,19 +1,18 @@
 """Prompt-prefix caching on the local backend: the LLM path (pass 1 + pass 2, no summary) per
 letter, timed question by question, in three variants on one server (loaded once):
 
-``prefix-cache``
-    as the pipeline runs: every prompt starts with the letter (``_letter.j2``) and ends with the
-    question; llama-cpp-python's server keeps the last prompt's tokens and evaluates only what
-    differs. With instructor's TOOLS mode, though, the tool schema is rendered at the top of the
-    prompt (Qwen's chat template puts tools in the system turn), so only consecutive questions
-    with the same schema share the letter prefix.
+``letter-first``
+    as the pipeline runs (``LLMConfig.letter_role="system"``): the letter is the system message,
+    so the chat template renders it before the tool schema and every question about a letter
+    shares it as a prefix; llama-cpp-python's server keeps the last prompt's tokens and
+    evaluates only what differs.
+``schema-first``
+    the letter in the user message (``letter_role="user"``): Qwen's chat template puts the tool
+    schema in the system turn, before the letter, so only consecutive questions with the same
+    schema share the letter.
 ``evicted``
-    the same questions, with a tiny unrelated request before each one so every prompt is
+    ``letter-first`` with a tiny unrelated request before each question, so every prompt is
     evaluated from scratch (its own time is not counted): the "no prefix caching" baseline.
-``letter-first-json``
-    the same rendered prompts sent without instructor: no system turn, no tools, the schema only
-    in ``response_format`` (a grammar), so every question about a letter shares the letter
-    prefix. Answers are validated (quotes in the letter) but not re-asked.
 
     python benchmarks/llm_pass2_prefix.py [--model-path GGUF] [--out DIR] [--variants ...] [LETTER ...]
 
@@ -38,50 +37,6 @@ DEFAULT_LETTERS = [
     ROOT / "evals/authored/letters/A16-08.txt",
     ROOT / "evals/authored/letters/A15-08.txt",
 ]
-
-
-class GrammarJSON:
-    """Replaces ``LLMClient.ask`` with a plain request: the prompt exactly as rendered (letter
-    first, question last), the schema only in ``response_format`` (llama-cpp-python turns it
-    into a grammar), no system message and no tool list in front of the letter. This is what
-    the shared letter prefix can save once the schema no longer comes first (with instructor's
-    TOOLS mode the tool schema is rendered at the top of the prompt, so only questions with the
-    same schema share a prefix). Answers are validated like the client's (quotes in the letter),
-    without re-asks; the response cache is not used."""
-
-    def __init__(self, client):
-        self.client = client
-
-    async def ask(self, response_model, template_name, *, letter, variables):
-        from imr_llm.llm import prompts
-        from imr_llm.llm.client import CallStats, LLMError
-
-        content = prompts.load(template_name).render(**variables)
-        content += "\nAnswer with one JSON object with the fields described above."
-        t0 = time.monotonic()
-        resp = await self.client._openai.chat.completions.create(
-            model=self.client.config.model,
-            messages=[{"role": "user", "content": content}],
-            temperature=0,
-            max_tokens=self.client.config.max_tokens_per_call,
-            response_format={
-                "type": "json_object",
-                "schema": response_model.model_json_schema(),
-            },
-        )
-        stats = CallStats(template=template_name, requests=1, seconds=time.monotonic() - t0)
-        stats.prompt_tokens = resp.usage.prompt_tokens
-        stats.completion_tokens = resp.usage.completion_tokens
-        try:
-            value = response_model.model_validate_json(
-                resp.choices[0].message.content or "", context={"text": letter.text}
-            )
-        except ValueError:
-            self.last_stats = stats
-            raise LLMError(
-                "validation", "answer did not validate", template=template_name
-            ) from None
-        return value, stats
 
 
 class Timed:
@@ -151,8 +106,7 @@ async def one_letter(path: Path, client, variant: str) -> dict:
 
     analysis = analyze(path)
     letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
-    grammar = GrammarJSON(client).ask if variant == "letter-first-json" else None
-    timed = Timed(client, variant == "evicted", grammar)
+    timed = Timed(client, variant == "evicted")
     t0 = time.monotonic()
     try:
         try:
@@ -188,13 +142,20 @@ async def main_async(args) -> list[dict]:
 
     results = []
     with LocalServer(args.model_path) as server:
-        config = LLMConfig.from_cli(
-            backend="local", base_url=server.base_url, model=server.model_name, cache=False
-        )
-        async with LLMClient(config) as client:
+        clients = {}
+        for variant in args.variants:
+            config = LLMConfig.from_cli(
+                backend="local",
+                base_url=server.base_url,
+                model=server.model_name,
+                cache=False,
+                letter_role="user" if variant == "schema-first" else "system",
+            )
+            clients[variant] = await LLMClient(config).__aenter__()
+        try:
             for path in args.letters:
                 for variant in args.variants:
-                    r = await one_letter(path, client, variant)
+                    r = await one_letter(path, clients[variant], variant)
                     print(
                         f"{r['letter']:>10} {r['variant']:>12}: {r['questions']} questions, "
                         f"{r['requests']} requests, {r['prompt_tokens']} prompt + "
@@ -203,6 +164,9 @@ async def main_async(args) -> list[dict]:
                         flush=True,
                     )
                     results.append(r)
+        finally:
+            for client in clients.values():
+                await client.__aexit__(None, None, None)
     return results
 
 
@@ -218,7 +182,7 @@ def markdown(results: list[dict]) -> str:
             f"{r['prompt_tokens']} | {r['completion_tokens']} | {r['seconds']} | "
             f"{r['median_s_per_question']} | {r['failed_validation']} |"
         )
-    for variant in ("prefix-cache", "evicted", "letter-first-json"):
+    for variant in ("letter-first", "schema-first", "evicted"):
         rs = [r for r in results if r["variant"] == variant]
         if rs:
             n = len(rs)
@@ -237,9 +201,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument(
         "--variants",
-        default="prefix-cache,evicted,letter-first-json",
-        help="comma-separated: prefix-cache (as the pipeline runs), evicted (server prompt cache "
-        "emptied before every question), letter-first-json (schema out of the prompt)",
+        default="letter-first,schema-first,evicted",
+        help="comma-separated: letter-first (as the pipeline runs), schema-first (the letter in "
+        "the user message, after the tool schema), evicted (letter-first with the server's "
+        "prompt cache emptied before every question)",
     )
     args = ap.parse_args()
     args.variants = [v for v in args.variants.split(",") if v]

@@ -219,11 +219,12 @@ def request_shape(body: dict[str, Any]) -> tuple[str, dict[str, Any], str | None
 
 
 def prompt_text(body: dict[str, Any]) -> str:
-    """The first user message (where the letter is)."""
-    for m in body.get("messages", []):
-        if m.get("role") == "user" and isinstance(m.get("content"), str):
-            return m["content"]
-    return ""
+    """The system and user messages in order (the letter is in the first of them)."""
+    return "\n".join(
+        m["content"]
+        for m in body.get("messages", [])
+        if m.get("role") in ("system", "user") and isinstance(m.get("content"), str)
+    )
 
 
 class FakeOpenAI:

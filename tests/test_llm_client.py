@@ -36,7 +36,7 @@ from imr_llm.llm.client import (
     LLMError,
     retry_after_seconds,
 )
-from imr_llm.llm.responses import CaseBasics, locate, quote_in_text
+from imr_llm.llm.responses import CaseBasics, CaseHistory, ItemsList, locate, quote_in_text
 from imr_llm.schemas import ErrorKind, Letter
 
 DATA = Path(__file__).parent / "data"
@@ -357,6 +357,53 @@ def test_schema_in_extra_body(fake_openai, tmp_path):
     assert body["top_k"] == 1
 
 
+@pytest.mark.parametrize("mode", ["TOOLS", "JSON"])
+def test_letter_as_system_message_is_a_prefix_shared_by_every_question(fake_openai, tmp_path, mode):
+    """With ``letter_role="system"`` two different questions about one letter send the same
+    system message (the letter) first, so a server's prompt cache can reuse it; the schema or
+    tool list the mode adds comes after it, and the question is the user message."""
+    cfg = config(fake_openai, tmp_path, mode=mode, letter_role="system", cache=False)
+    letter = make_letter()
+
+    async def go():
+        async with LLMClient(cfg) as client:
+            for model, template in [(CaseBasics, "case_basics"), (CaseHistory, "case_history")]:
+                await client.ask(
+                    model, template, letter=letter, variables={"letter_head": letter.text}
+                )
+
+    asyncio.run(go())
+    firsts, users = [], []
+    for body in fake_openai.chat_requests:
+        first, user = body["messages"][0], body["messages"][-1]
+        assert first["role"] == "system" and user["role"] == "user"
+        assert first["content"].startswith("<letter>\n" + letter.text[:200])
+        assert "Question:" not in first["content"] and "Question:" in user["content"]
+        assert letter.text[:200] not in user["content"]
+        firsts.append(first["content"][: len(letter.text)])
+        users.append(user["content"])
+    assert len(firsts) == 2 and firsts[0] == firsts[1] and users[0] != users[1]
+
+
+def test_a_prompt_with_more_letter_after_the_head_stays_one_user_message(fake_openai, tmp_path):
+    cfg = config(fake_openai, tmp_path, letter_role="system", cache=False)
+    letter = make_letter()
+    head, rest = letter.text[:2000], letter.text[2000:]
+
+    async def go():
+        async with LLMClient(cfg) as client:
+            await client.ask(
+                ItemsList,
+                "items_list",
+                letter=letter,
+                variables={"letter_head": head, "letter_rest": rest},
+            )
+
+    asyncio.run(go())
+    (body,) = fake_openai.chat_requests
+    assert [m["role"] for m in body["messages"]] == ["user"]
+
+
 def test_concurrency_caps_requests_in_flight(fake_openai, tmp_path):
     cfg = config(fake_openai, tmp_path, concurrency=2, cache=False)
     letters = [make_letter(letter_id=f"l{i}") for i in range(6)]
@@ -463,6 +510,7 @@ def test_from_env_and_from_cli(tmp_path):
     assert cfg.backend == "openai"
     local = LLMConfig.from_cli(backend="local", env={})
     assert local.backend == "local" and local.mode == "TOOLS" and local.concurrency == 1
+    assert local.letter_role == "system" and cfg.letter_role == "user"
     with pytest.raises(LLMConfigError, match="loopback|127.0.0.1"):
         LLMConfig.from_cli(backend="local", base_url="http://10.0.0.5:8000/v1", env={})
     with pytest.raises(ValidationError):

@@ -116,6 +116,14 @@ class LLMConfig(BaseModel):
     backoff_max_s: float = Field(30.0, ge=0)
     retry_after_cap_s: float = Field(60.0, ge=0)
     model_path: Path | None = None
+    letter_role: Literal["user", "system"] = "user"
+    """Where the letter goes. ``user``: one user message, letter first and question last.
+    ``system``: the letter (the rendered ``_letter.j2`` block) as the system message and the
+    question as the user message. Chat templates that render tools or an instructor schema into
+    the system turn (Qwen's, in TOOLS and JSON modes) put them after the system message's own
+    text, so with ``system`` every question about a letter shares the letter as a prompt prefix
+    that the server's cache reuses; with ``user`` the schema comes first and only questions with
+    the same schema share it."""
 
     @field_validator("mode")
     @classmethod
@@ -216,6 +224,7 @@ class LLMConfig(BaseModel):
             "timeout_s": 600.0,
             "concurrency": 1,
             "max_prompt_chars": 24_000,
+            "letter_role": env.get("IMR_LLM_LETTER_ROLE") or "system",
             **overrides,
         }
         try:
@@ -445,7 +454,7 @@ class LLMClient:
                 "context and raise the limit",
                 template=template_name,
             )
-        messages = [{"role": "user", "content": content}]
+        messages = self._messages(content, variables)
         key = cache_key(
             model=self.config.model,
             template_sha256=prompt.sha256,
@@ -584,6 +593,22 @@ class LLMClient:
             return min(after, cfg.retry_after_cap_s) * random.uniform(1.0, 1.1)
         delay = min(cfg.backoff_base_s * 2 ** (state.attempt_number - 1), cfg.backoff_max_s)
         return delay / 2 + random.uniform(0, delay / 2)
+
+    def _messages(self, content: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+        """The chat messages for one rendered prompt (see ``LLMConfig.letter_role``). A prompt
+        that goes on with more letter text after the shared head (``items_list``) stays one
+        user message, so the letter is never split around the schema."""
+        if self.config.letter_role == "system" and "letter_head" in variables:
+            head = prompts.load("_letter").render(**variables)
+            rest = content[len(head) :]
+            close = "</letter>"
+            if content.startswith(head) and rest.lstrip().startswith(close):
+                end = len(content) - len(rest.lstrip()) + len(close)
+                return [
+                    {"role": "system", "content": content[:end]},
+                    {"role": "user", "content": content[end:].lstrip("\n")},
+                ]
+        return [{"role": "user", "content": content}]
 
     def _input_sha256(self, messages: list[dict[str, str]]) -> str:
         cfg = self.config
