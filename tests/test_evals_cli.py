@@ -86,6 +86,21 @@ def test_eval_sample_is_seeded_and_limit_takes_the_first(tmp_path):
     assert len((out / "records.jsonl").read_text().splitlines()) == 3
 
 
+def test_eval_letters_scores_exactly_the_named_letters(tmp_path):
+    labels = [lab.letter_id for lab in load_set(AUTHORED).labels]
+    want = [labels[4], labels[1]]
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\n".join(want) + "\n")
+    for k, arg in enumerate([",".join(want), f"@{listing}"]):
+        out = tmp_path / f"l{k}"
+        res = invoke("eval", AUTHORED, "--letters", arg, "--out", out)
+        assert res.exit_code == 0, res.output
+        run = card_json(out)["run"]
+        assert run["letter_ids"] == [labels[1], labels[4]] and run["selection"] == "listed"
+        assert f"--letters {labels[1]},{labels[4]}" in run["command"]
+        assert len((out / "records.jsonl").read_text().splitlines()) == 2
+
+
 def test_eval_compare_prints_deltas(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     assert invoke("eval", AUTHORED, "--limit", "4", "--out", old).exit_code == 0
@@ -104,6 +119,9 @@ def test_eval_compare_prints_deltas(tmp_path):
         ["no-such-set"],
         ["{authored}", "--limit", "2", "--sample", "2"],
         ["{authored}", "--seed", "3"],
+        ["{authored}", "--letters", "NO-SUCH-LETTER"],
+        ["{authored}", "--letters", "@no-such-file.txt"],
+        ["{authored}", "--letters", "A13-01", "--limit", "2"],
         ["{authored}", "--limit", "0"],
         ["{authored}", "--compare", "no-such-scorecard.json"],
         ["{authored}", "--no-such-option"],

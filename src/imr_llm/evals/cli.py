@@ -74,7 +74,7 @@ class RunInfo:
     set_dir: str
     labeled: int
     used: int
-    selection: str  # "all" | "first" | "sample"
+    selection: str  # "all" | "first" | "sample" | "listed"
     seed: int | None
     backend: str
     model: str | None
@@ -88,6 +88,7 @@ class RunInfo:
             "all": "all labeled letters",
             "first": f"the first {self.used} in file-name order (--limit {self.used})",
             "sample": f"a random sample (--sample {self.used} --seed {self.seed})",
+            "listed": "the letters named by --letters: " + ", ".join(self.letter_ids),
         }[self.selection]
         return (
             f"Sample: {self.used} of {self.labeled} labeled letters of set `{self.set_name}` "
@@ -169,8 +170,21 @@ def _terminal_markdown(card: Scorecard, info: RunInfo) -> str:
 # ---------------------------------------------------------------- selection
 
 
-def _select(labels: list, limit: int | None, sample: int | None, seed: int | None):
-    """(chosen labels in set order, selection kind)."""
+def _select(
+    labels: list,
+    limit: int | None,
+    sample: int | None,
+    seed: int | None,
+    letters: list[str] | None = None,
+):
+    """(chosen labels in set order, selection kind). Raises ``ValueError`` for an unknown id."""
+    if letters:
+        known = {lab.letter_id for lab in labels}
+        unknown = [x for x in letters if x not in known]
+        if unknown:
+            raise ValueError(f"--letters: not in this set: {', '.join(unknown[:5])}")
+        want = set(letters)
+        return [lab for lab in labels if lab.letter_id in want], "listed"
     if limit is not None:
         return labels[:limit], "first" if limit < len(labels) else "all"
     if sample is not None:
@@ -233,6 +247,13 @@ def run(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for --sample (default 0).")
     ] = None,
+    letters: Annotated[
+        str | None,
+        typer.Option(
+            "--letters",
+            help="Score only these letters: comma-separated ids, or @FILE with one id a line.",
+        ),
+    ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the LLM cache.")
     ] = False,
@@ -241,8 +262,17 @@ def run(
     from imr_llm.evals.runner import load_set, run_eval
     from imr_llm.evals.scorecard import compare, format_deltas, load_scorecard
 
-    if limit is not None and sample is not None:
-        raise _fail("give --limit or --sample, not both")
+    if sum(x is not None for x in (limit, sample, letters)) > 1:
+        raise _fail("give one of --limit, --sample and --letters")
+    letter_ids = None
+    if letters is not None:
+        try:
+            raw = Path(letters[1:]).read_text() if letters.startswith("@") else letters
+        except OSError as exc:
+            raise _fail(f"--letters {letters}: cannot read it ({exc})") from None
+        letter_ids = [x.strip() for x in raw.replace(",", "\n").splitlines() if x.strip()]
+        if not letter_ids:
+            raise _fail("--letters: no letter ids given")
     if seed is not None and sample is None:
         raise _fail("--seed goes with --sample")
     if sample is not None and seed is None:
@@ -275,7 +305,10 @@ def run(
         except ValueError as exc:
             raise _fail(str(exc)) from None
 
-    chosen, selection = _select(es.labels, limit, sample, seed)
+    try:
+        chosen, selection = _select(es.labels, limit, sample, seed, letter_ids)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     info = RunInfo(
         set_name=es.name,
         set_dir=str(set_dir),
@@ -299,6 +332,7 @@ def run(
             sample,
             seed,
             no_cache,
+            ",".join(lab.letter_id for lab in chosen) if selection == "listed" else None,
         ),
         letter_ids=[lab.letter_id for lab in chosen],
     )
@@ -346,7 +380,18 @@ def run(
 
 
 def _command(
-    set_dir, llm, model, base_url, model_path, out, compare_to, limit, sample, seed, no_cache
+    set_dir,
+    llm,
+    model,
+    base_url,
+    model_path,
+    out,
+    compare_to,
+    limit,
+    sample,
+    seed,
+    no_cache,
+    letters=None,
 ) -> str:
     parts = ["imr-llm", "eval", str(set_dir), "--llm", llm.value]
     for flag, value in (
@@ -358,6 +403,7 @@ def _command(
         ("--limit", limit),
         ("--sample", sample),
         ("--seed", seed if sample is not None else None),
+        ("--letters", letters),
     ):
         if value is not None:
             parts += [flag, str(value)]
