@@ -139,7 +139,7 @@ def test_topic_mismatch_silent_for_items_without_known_topic():
     ctx = build(
         LOW_BACK,
         Item(
-            "Sit-stand workstation",
+            "Shower chair",
             "Not necessary.",
             rv="Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 122.",
         ),
@@ -460,12 +460,19 @@ def test_seed_004_region_mismatch():
 # CM16-0235869: infrared therapy judged on the thermography section; CM16-0249320: knee-only
 # case, the reviewer cites Low Back Special Studies; CM17-0015790: lumbar-only case, the claims
 # administrator cites Shoulder Complaints; CM17-0018485: lumbar MRI judged on the ESI and
-# Physical Methods sections.
+# Physical Methods sections. Studies of one body part cited to another part's chapter:
+# CM16-0247255, CM17-0013077, CM17-0018054 (lumbar MRI, Neck chapter), CM17-0001064 (knee MRI,
+# Low Back chapter), CM17-0011730 (lumbar SSEP, ODG Neck chapter).
 CORPUS_REVIEWED = {
     ("CM16-0235869", "guideline-topic-mismatch"),
     ("CM16-0249320", "guideline-region-mismatch"),
     ("CM17-0015790", "guideline-region-mismatch"),
     ("CM17-0018485", "guideline-topic-mismatch"),
+    ("CM16-0247255", "guideline-region-mismatch"),
+    ("CM17-0001064", "guideline-region-mismatch"),
+    ("CM17-0011730", "guideline-region-mismatch"),
+    ("CM17-0013077", "guideline-region-mismatch"),
+    ("CM17-0018054", "guideline-region-mismatch"),
 }
 
 

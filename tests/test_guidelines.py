@@ -265,7 +265,8 @@ def test_same_guideline():
         ("Trigger points impedance imaging (TPII)", {"tpii"}),
         ("TENS unit", {"tens"}),
         ("the tens of patients", set()),
-        ("Sit-stand workstation", set()),
+        ("Sit-stand workstation", {"ergonomic-equipment"}),
+        ("Shower chair", set()),
     ],
 )
 def test_treatment_topics(text, topics):

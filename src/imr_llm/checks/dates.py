@@ -7,6 +7,7 @@ from datetime import date
 
 from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.extract import dates as dateparse
+from imr_llm.guidelines import treatment_topics
 from imr_llm.schemas import Evidence, Finding
 
 _LABELS = {
@@ -56,18 +57,36 @@ def date_order(ctx: CheckContext) -> list[Finding]:
     doi = case.date_of_injury
     if doi and ctx.sections.summary:
         out.extend(_summary_dates(ctx, doi))
+    if ctx.sections.summary:
+        out.extend(_review_order(ctx))
+    if doi:
+        out.extend(_rationale_dates(ctx, doi))
     return out
 
 
 _EVENT = re.compile(
     r"\b(?:presented|evaluated|seen|visit|examined|exam|examination|report(?:ed)?|request(?:ed)?|underwent|"
     r"surgery|utilization\s+review|UR|RFA|treated|injection|therapy|MRI|x-?rays?|EMG|NCV|CT|"
-    r"follow[- ]up|progress\s+note|office|consult(?:ation)?|authoriz\w+|approved|prescribed|dispensed)\b",
+    r"follow[- ]up|progress\s+note|office|consult(?:ation)?|authoriz\w+|approved|prescribed|dispensed|"
+    # visits and records of the treated complaint
+    r"complain(?:s|ed|ing)?|date\s+of\s+service|DOS|(?:medical\s+)?records?|clinical\s+note|"
+    r"objective\s+findings|PR-?2|refills?|"
+    # review decisions and procedures
+    r"denied|denial|determination|(?:re)?reviewed|non-?\s?certifi\w+|modified|"
+    r"excision|exploration|arthroscop\w+|repair|release|fusion|discectomy|decompression)\b",
     re.I,
 )
 _HISTORY = re.compile(
     r"\b(?:prior|previous(?:ly)?|history|before|pre-?existing|earlier|preceding|old|remote|past|"
-    r"since|birth|born|prior\s+to|to\s+date|have\s+included|has\s+included)\b",
+    r"since|birth|born|prior\s+to|to\s+date|have\s+included|has\s+included|status\s+post|s/p)\b",
+    re.I,
+)
+# "prior"/"previous" that name the utilization review being appealed, not the patient's
+# history: "a prior denial was made on", "the request was previously reviewed on".
+_PRIOR_REVIEW = re.compile(
+    r"\b(?:prior|previous)\s+(?:(?:utilization\s+)?review|UR|denial|determination|"
+    r"non-?\s?certification|adverse\s+determination|decision)\b"
+    r"|\b(?:previously|prior)\s+(?:been\s+)?(?:denied|non-?\s?certified|modified|reviewed)\b",
     re.I,
 )
 _SUMMARY_DOI = re.compile(
@@ -101,7 +120,7 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
                     [ctx.evidence(a, b), header_doi],
                 )
             )
-        elif _EVENT.search(sentence) and not _HISTORY.search(sentence):
+        elif _EVENT.search(sentence) and not _HISTORY.search(_PRIOR_REVIEW.sub(" ", sentence)):
             out.append(
                 finding(
                     "date-inconsistency",
@@ -137,3 +156,141 @@ def _header_evidence(ctx: CheckContext, field: str, value: date) -> Evidence | N
     else:
         m = candidates[0]
     return ctx.evidence(m.start(), m.end())
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans of ``text[start:end]`` (split at ". "; dates hold no ". ")."""
+    out = []
+    a = start
+    while a < end:
+        b = text.find(". ", a, end)
+        b = end if b == -1 else b + 1
+        if text[a:b].strip():
+            out.append((a, b))
+        a = b + 1
+    return out
+
+
+_RFA = re.compile(r"\b(?:request\s+for\s+authori[sz]ation|RFA)\b", re.I)
+_UR_DECISION = re.compile(
+    r"\b(?:utilization\s+review|UR)\b|"
+    + _PRIOR_REVIEW.pattern
+    + r"|\bnon-?\s?certified\b|\bdenied\b",
+    re.I,
+)
+# "the physical therapy report reviewed by Utilization Review was dated ...": the date is the
+# document's, not the review's.
+_SEEN_BY_UR = re.compile(
+    r"\b(?:reviewed|submitted|provided|sent|considered)\s+(?:by|to)\s+(?:the\s+)?"
+    r"(?:utilization\s+review|UR)\b",
+    re.I,
+)
+# A summary's date for the appealed review that is more than this many days from the
+# header's UR denial date cannot be the same review (the corpus' own slips are 1-6 days).
+_SAME_REVIEW_DAYS = 7
+
+
+def _review_order(ctx: CheckContext) -> list[Finding]:
+    """A summary that dates the utilization review before the request it decided, or dates
+    the review of a disputed request far from the header's UR denial date.
+
+    Only sentences that name one event and state one date count: "The Request for
+    Authorization form was dated 11/18/2016." / "A prior review dated 11/13/2016 ...
+    non-certified ...". A review dated before the request is reported only when it is not
+    the header's UR denial date (a later request after that denial may be a new one).
+    """
+    s0, s1 = ctx.sections.summary
+    text = ctx.text
+    header_ur = ctx.record.case.ur_denial_date
+    spans = _sentences(text, s0, s1)
+    rfa: list[tuple[date, int, int]] = []
+    reviews: list[tuple[date, int, int]] = []
+    for a, b in spans:
+        sentence = text[a:b]
+        found = [d for _, d in dateparse.find_dates(text, a, b)]
+        if len(set(found)) != 1:
+            continue
+        d = found[0]
+        is_rfa, is_ur = bool(_RFA.search(sentence)), bool(_UR_DECISION.search(sentence))
+        if is_rfa and not is_ur:
+            rfa.append((d, a, b))
+        elif is_ur and not is_rfa and not _SEEN_BY_UR.search(sentence):
+            reviews.append((d, a, b))
+    out: list[Finding] = []
+    for d_ur, a, b in reviews:
+        if header_ur is not None and d_ur == header_ur:
+            continue
+        later = [(d, ra, rb) for d, ra, rb in rfa if d > d_ur]
+        if later:
+            d_rfa, ra, rb = later[0]
+            out.append(
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The case summary dates the utilization review {d_ur.isoformat()}, before the "
+                    f"request for authorization it decided ({d_rfa.isoformat()}).",
+                    [ctx.evidence(a, b), ctx.evidence(ra, rb)],
+                )
+            )
+            break
+    if header_ur is not None:
+        items = set().union(*(treatment_topics(d.item) for d in ctx.record.decisions))
+        for d_ur, a, b in reviews:
+            if abs((d_ur - header_ur).days) <= _SAME_REVIEW_DAYS:
+                continue
+            if not items & treatment_topics(text[a:b]):
+                continue  # not about a disputed item: may be another review
+            out.append(
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The case summary dates the utilization review of the disputed request "
+                    f"{d_ur.isoformat()}, {abs((d_ur - header_ur).days)} days from the header's "
+                    f"UR denial date ({header_ur.isoformat()}).",
+                    [ctx.evidence(a, b)] + _opt(_header_evidence(ctx, "ur_denial_date", header_ur)),
+                )
+            )
+            break
+    return out
+
+
+# "the MTUS Chronic Pain Medical Treatment Guidelines (July 28, 2016)": a guideline's date
+_GUIDELINE_DATE = re.compile(
+    r"\b(?:guidelines?|MTUS|ODG|ACOEM|updated|effective|revised|published|edition)\b[^.]{0,40}$",
+    re.I,
+)
+_INJURY = re.compile(r"\b(?:DOI|date\s+of\s+(?:industrial\s+)?injury|injur(?:y|ies|ed))\b", re.I)
+
+
+def _rationale_dates(ctx: CheckContext, doi: date) -> list[Finding]:
+    """A rationale that dates care or review of the claim before the date of injury."""
+    out: list[Finding] = []
+    text = ctx.text
+    for dec in ctx.record.decisions:
+        if not dec.rationale_span:
+            continue
+        r0, r1 = dec.rationale_span
+        for m, d in dateparse.find_dates(text, r0, r1):
+            if d >= doi or _GUIDELINE_DATE.search(text, max(r0, m.start() - 60), m.start()):
+                continue
+            a = max(r0, text.rfind(". ", r0, m.start()) + 2, text.rfind(".\n", r0, m.start()) + 2)
+            ends = [
+                i for i in (text.find(". ", m.end(), r1), text.find(".\n", m.end(), r1)) if i >= 0
+            ]
+            b = min(ends) + 1 if ends else r1
+            sentence = text[a:b]
+            if _INJURY.search(sentence):
+                continue  # the rationale discussing the injury date itself
+            if _EVENT.search(sentence) and not _HISTORY.search(_PRIOR_REVIEW.sub(" ", sentence)):
+                out.append(
+                    finding(
+                        "date-inconsistency",
+                        "medium",
+                        f"The rationale describes care or review on {d.isoformat()}, before the "
+                        f"{doi.isoformat()} date of injury.",
+                        [ctx.evidence(a, b)],
+                        dec.index,
+                    )
+                )
+                break
+    return out

@@ -43,10 +43,13 @@ def demographics(ctx: CheckContext) -> list[Finding]:
             for m in _PRONOUNS[other].finditer(masked):
                 sentence = masked[max(0, m.start() - 120) : m.start()]
                 last_stop = max(sentence.rfind(". "), sentence.rfind("\n\n"))
-                if _THIRD_PARTY.search(sentence[last_stop + 1 :]):
+                clause = sentence[last_stop + 1 :]
+                if any(not _owned(clause, t, other) for t in _THIRD_PARTY.finditer(clause)):
                     continue
                 hits.append((a + m.start(), a + m.end()))
-        if len(hits) >= MIN_OPPOSITE:
+        if len(hits) < MIN_OPPOSITE:
+            hits = _right_after_statement(ctx, spans, other)
+        if hits:
             stated = _stated(ctx, case.patient_sex)
             ev = ([stated] if stated else []) + [_around(ctx, s, e) for s, e in hits[:3]]
             out.append(
@@ -54,7 +57,7 @@ def demographics(ctx: CheckContext) -> list[Finding]:
                     "demographic-inconsistency",
                     "medium",
                     f"The summary describes a {case.patient_sex} patient, but {len(hits)} later "
-                    f"pronouns refer to the patient as {other}.",
+                    f"{'pronouns refer' if len(hits) > 1 else 'pronoun refers'} to the patient as {other}.",
                     ev,
                 )
             )
@@ -79,6 +82,42 @@ def demographics(ctx: CheckContext) -> list[Finding]:
                 )
                 break
     return out
+
+
+_SEX_STATEMENT = {
+    "male": re.compile(r"\b\d{1,3}[- ](?:years?|yr)[- ]old,?\s+(?:male|man|gentleman)\b", re.I),
+    "female": re.compile(r"\b\d{1,3}[- ](?:years?|yr)[- ]old,?\s+(?:female|woman|lady)\b", re.I),
+}
+# "The claimant is a 59 year old female who sustained an injury on 10-20-16. His diagnoses
+# include ...": an opposite pronoun opening the very next sentence can only mean the
+# person just described.
+_NEXT_SENTENCE = 200
+
+
+def _owned(clause: str, third: re.Match, other: str) -> bool:
+    """Whether the third party in ``clause`` is the patient's own ("her primary treating
+    provider"), so that it does not explain a later opposite pronoun in the clause."""
+    return bool(
+        re.search(_PRONOUNS[other].pattern + r"(?:\s+\w+){0,3}\s*$", clause[: third.start()], re.I)
+    )
+
+
+def _right_after_statement(
+    ctx: CheckContext, spans: list[tuple[int, int]], other: str
+) -> list[tuple[int, int]]:
+    """An opposite pronoun that opens the sentence right after the sex is stated."""
+    sex = "female" if other == "male" else "male"
+    for a, b in spans:
+        for st in _SEX_STATEMENT[sex].finditer(ctx.text, a, b):
+            stop = ctx.text.find(". ", st.end(), min(b, st.end() + _NEXT_SENTENCE))
+            if stop == -1:
+                continue
+            nxt = re.compile(r"\s*(" + _PRONOUNS[other].pattern + r")", re.I).match(
+                ctx.text, stop + 1
+            )
+            if nxt:
+                return [(nxt.start(1), nxt.end(1))]
+    return []
 
 
 def _stated(ctx: CheckContext, sex: str):

@@ -15,7 +15,7 @@ from imr_llm.guidelines import (
     find_regions,
     is_regional,
     regions_for_ref,
-    topics_related,
+    topics_covered,
     treatment_topics,
 )
 from imr_llm.guidelines.citations import ref_coverage, shared_citations
@@ -208,7 +208,7 @@ def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
             specific = [(r, c) for r, c in covs if c.specific]
             if not specific or any(c.general or c.unknown for _, c in covs):
                 continue
-            if any(topics_related(item_topics, set(c.topics)) for _, c in specific):
+            if any(topics_covered(item_topics, set(c.topics)) for _, c in specific):
                 continue
             cited = "; ".join(f"{describe(r)} covers {topic_names(c.topics)}" for r, c in specific)
             evidence = item_evidence(ctx, d) + [
@@ -238,38 +238,104 @@ def injured_regions(ctx: CheckContext) -> set[str]:
     return regions
 
 
+# Items that are studies of a body part (an MRI, x-ray or EMG of the lumbar spine): the
+# part they name is the one the cited chapter must be about.
+_STUDY_GROUPS = frozenset({"imaging", "electrodiagnostic"})
+
+
+def _is_study(item: str) -> bool:
+    topics = catalog().topics
+    return any(set(topics[t].groups) & _STUDY_GROUPS for t in treatment_topics(item) if t in topics)
+
+
+@functools.cache
+def _family_regions(family: str) -> frozenset[str]:
+    """Body regions some chapter of the guideline family is about."""
+    return frozenset(
+        r for c in catalog().chapters.values() if c.family == family for r in c.regions
+    )
+
+
+def _study_regional(ref: GuidelineRef) -> set[str]:
+    """Body regions of a cited chapter named for a body part, ODG chapters included (ODG
+    files many treatments under one region's chapter, but a study of a body part is filed
+    under that part's chapter)."""
+    if ref.family == "odg" or is_regional(ref):
+        return regions_for_ref(ref)
+    return set()
+
+
 @register("guideline-region", "guideline-region-mismatch")
 def check_guideline_region(ctx: CheckContext) -> Iterable[Finding]:
-    """A cited body-region chapter fits neither the item's region nor the injured regions."""
+    """A cited body-region chapter fits neither the item's region nor the injured regions.
+
+    For a study of a body part (imaging, electrodiagnostics) that names its region, the
+    citation must fit that region: a lumbar MRI judged under the Neck chapter is a mismatch
+    even when the neck was injured too. That applies when none of the party's body-region
+    chapters fits the item (a shared citation line may name one chapter per item) and the
+    cited guideline has a chapter for the item's region.
+    """
     injured: set[str] | None = None  # looked up only once a regional citation needs it
     for d in ctx.record.decisions:
-        known: set[str] | None = None
+        item_regions: set[str] | None = None
+        study: bool | None = None
         for party, refs, base in _parties(ctx, d):
-            for ref in refs:
-                if not is_regional(ref):
+            if not refs:
+                continue
+            if item_regions is None:
+                item_regions = body_regions(d.item)
+                study = bool(item_regions) and _is_study(d.item)
+            if study:
+                regional = [(r, c) for r in refs if (c := _study_regional(r))]
+                # one guideline's citation may list a chapter per region of a shared
+                # request: a chapter is off only when none of that guideline's fits
+                fits = {r.family for r, c in regional if c & item_regions}
+                off = [
+                    (r, c)
+                    for r, c in regional
+                    if r.family not in fits and item_regions & _family_regions(r.family)
+                ]
+                if off:
+                    yield from _region_findings(
+                        ctx, d, party, base, off, item_regions, "the item concerns"
+                    )
                     continue
-                cited = regions_for_ref(ref)
-                if not cited:
-                    continue
-                if known is None:
-                    if injured is None:
-                        injured = injured_regions(ctx)
-                    known = body_regions(d.item) | injured
-                if not known:
-                    break  # nothing to compare this decision's citations with
-                if cited & known:
-                    continue
-                evidence = ref_evidence(ctx, ref, base) + item_evidence(ctx, d)
-                if len(evidence) < 2:
-                    continue
-                yield finding(
-                    "guideline-region-mismatch",
-                    Severity.medium,
-                    f"The {PARTIES[party]} cites {describe(ref)} ({region_names(cited)}), but the item "
-                    f"and the case summary concern {region_names(known)}.",
-                    evidence,
-                    d.index,
+            regional = [(r, regions_for_ref(r)) for r in refs if is_regional(r)]
+            regional = [(r, c) for r, c in regional if c]
+            if not regional:
+                continue
+            if injured is None:
+                injured = injured_regions(ctx)
+            known = item_regions | injured
+            if known:
+                yield from _region_findings(
+                    ctx, d, party, base, regional, known, "the item and the case summary concern"
                 )
+
+
+def _region_findings(
+    ctx: CheckContext,
+    d: Decision,
+    party: str,
+    base: int | None,
+    regional: list[tuple[GuidelineRef, set[str]]],
+    known: set[str],
+    whose: str,
+) -> Iterator[Finding]:
+    for ref, cited in regional:
+        if cited & known:
+            continue
+        evidence = ref_evidence(ctx, ref, base) + item_evidence(ctx, d)
+        if len(evidence) < 2:
+            continue
+        yield finding(
+            "guideline-region-mismatch",
+            Severity.medium,
+            f"The {PARTIES[party]} cites {describe(ref)} ({region_names(cited)}), but "
+            f"{whose} {region_names(known)}.",
+            evidence,
+            d.index,
+        )
 
 
 @register("citation-disagreement", "citation-disagreement")

@@ -207,3 +207,95 @@ def _side_mismatch(ctx, d, mentions: list[Mention], base: int) -> list[Finding]:
             )
         ]
     return []
+
+
+_ABBREV = re.compile(r"\b[A-Z][A-Z0-9]{1,5}\b")
+_GENERIC_ABBREV = {
+    "DOS", "ER", "XR", "SR", "CR", "IR", "ODT", "HCL", "OR", "AND", "FOR", "THE", "RFA", "UR",
+    "IMR", "MTUS", "ODG", "ACOEM", "BID", "TID", "QID", "PRN", "QD", "QHS", "HS", "PO", "MG",
+    "ML", "UNK",
+}  # fmt: skip
+
+
+def _abbreviations(text: str) -> set[str]:
+    return {a for a in _ABBREV.findall(text) if a not in _GENERIC_ABBREV}
+
+
+def _treatment_words(item: str) -> str:
+    """``item`` with its body-region words blanked: what names the treatment itself."""
+    for m in reversed(find_regions(item)):
+        item = item[: m.start] + " " * (m.end - m.start) + item[m.end :]
+    return item
+
+
+def _names_item(item: str, rationale: str) -> bool:
+    """Whether the rationale names the item's treatment: a distinctive word, an
+    abbreviation, or a topic (region words do not count: two items often share one)."""
+    item = _treatment_words(item)
+    if _shares_content_word(item, rationale):
+        return True
+    if any(re.search(rf"\b{re.escape(a)}\b", rationale) for a in _abbreviations(item)):
+        return True
+    item_topics = {i for m in find_topics(item) for i in m.ids}
+    return any(m.ids & item_topics for m in find_topics(rationale))
+
+
+def _other_item_term(item: str, other: str, rationale: str) -> tuple[int, int] | None:
+    """Where the rationale names a treatment word or abbreviation of ``other`` that ``item``
+    lacks."""
+    item, other = _treatment_words(item), _treatment_words(other)
+    own = _content_words(item)
+    low = rationale.lower()
+    for w in sorted(_content_words(other) - own, key=len, reverse=True):
+        if len(w) < 5:
+            continue
+        for form in (w, w + "s", w + "es"):
+            if _has_word(low, form):
+                m = re.search(rf"(?<![a-z-]){re.escape(form)}(?![a-z-])", low)
+                if m:
+                    return m.start(), m.end()
+    for a in sorted(_abbreviations(other) - _abbreviations(item)):
+        m = re.search(rf"\b{re.escape(a)}\b", rationale)
+        if m:
+            return m.start(), m.end()
+    return None
+
+
+@register("treatment-crossed", "treatment-mismatch")
+def check_crossed_rationale(ctx: CheckContext) -> Iterable[Finding]:
+    """A rationale that never names its own item but names another disputed item.
+
+    In a letter with several items, a rationale that names none of its item's words,
+    abbreviations or treatment topics, but names a word of another item's request that its
+    own item lacks, is about that other item (e.g. two rationales swapped).
+    """
+    decisions = ctx.record.decisions
+    if len(decisions) < 2:
+        return
+    for d in decisions:
+        found = _rationale(ctx, d)
+        if found is None:
+            continue
+        rationale, base = found
+        if _names_item(d.item, rationale):
+            continue
+        for other in decisions:
+            if other.index == d.index or other.item.strip().lower() == d.item.strip().lower():
+                continue
+            if {i for m in find_topics(other.item) for i in m.ids} & _LINKED:
+                continue  # pre- and post-operative items are judged by their surgery
+            hit = _other_item_term(d.item, other.item, rationale)
+            if hit is None:
+                continue
+            evidence = item_evidence(ctx, d) + [ctx.evidence(base + hit[0], base + hit[1])]
+            if len(evidence) < 2:
+                continue
+            yield finding(
+                "treatment-mismatch",
+                Severity.medium,
+                f"The rationale never names the item ('{d.item[:80]}') but names "
+                f"'{rationale[hit[0] : hit[1]]}' from another disputed item ('{other.item[:80]}').",
+                evidence,
+                d.index,
+            )
+            break

@@ -451,3 +451,44 @@ def related(a: str, b: str) -> bool:
 def topics_related(first: set[str], second: set[str]) -> bool:
     """Whether any topic of ``first`` is related to any topic of ``second``."""
     return any(related(a, b) for a in first for b in second)
+
+
+# Groups of distinct treatments that share a guideline family rather than a section: the
+# group's general topic (the MTUS "Physical Medicine" section) covers every member, but a
+# member's own section (Massage therapy, Biofeedback) covers neither the general topic nor
+# another member; injections have no general section at all (an ESI is not judged under
+# trigger point injection criteria).
+UMBRELLA_GROUPS: dict[str, str | None] = {
+    "physical-medicine": "physical-therapy",
+    "injections": None,
+}
+
+
+def covers(cited: str, item: str) -> bool:
+    """Whether a citation of topic ``cited`` can be about a request for topic ``item``.
+
+    Like ``related``, except that membership of an umbrella group counts only when the
+    cited topic is the group's general one.
+    """
+    if cited == item:
+        return True
+    topics = catalog().topics
+    tc, ti = topics.get(cited), topics.get(item)
+    if tc is None or ti is None:
+        return False
+    if (
+        item in tc.related
+        or cited in ti.related
+        or ti.kind in tc.related_kinds
+        or tc.kind in ti.related_kinds
+    ):
+        return True
+    for group in set(tc.groups) & set(ti.groups):
+        if group not in UMBRELLA_GROUPS or UMBRELLA_GROUPS[group] == cited:
+            return True
+    return False
+
+
+def topics_covered(item_topics: set[str], cited_topics: set[str]) -> bool:
+    """Whether any cited topic covers any of the item's topics (see ``covers``)."""
+    return any(covers(c, i) for i in item_topics for c in cited_topics)

@@ -1,0 +1,311 @@
+"""Rule checks added for recall on the mutation set: each flags a short realistic letter and
+stays silent on a near miss."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from imr_llm.checks.dates import date_order
+from imr_llm.checks.demographics import demographics
+from imr_llm.checks.guidelines import check_guideline_region, check_guideline_topic
+from imr_llm.checks.treatment import check_crossed_rationale
+from imr_llm.guidelines import covers, treatment_topics
+from imr_llm.schemas import CaseFacts
+from test_checks_guidelines import Item, build, run
+
+NECK_AND_BACK = (
+    "The injured worker fell and reports neck pain and low back pain. Cervical and lumbar "
+    "range of motion is reduced."
+)
+MRI_RATIONALE = "Imaging is indicated when there are red flags or nerve compromise."
+
+
+def with_case(ctx, **case):
+    ctx.record.case = CaseFacts(**case)
+    return ctx
+
+
+# guideline-topic-mismatch: a modality's own section does not cover general therapy
+
+
+def test_topic_physical_therapy_cited_to_aquatic_therapy_section():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Physical therapy 2 times a week for 3 weeks",
+            "Physical therapy is recommended with fading of treatment frequency.",
+            rv="Decision based on MTUS Chronic Pain Medical Treatment Guidelines Aquatic therapy Page(s): 22.",
+        ),
+    )
+    (f,) = run(check_guideline_topic, ctx)
+    assert (f.code, f.decision_index) == ("guideline-topic-mismatch", 0)
+    assert "aquatic" in f.message.lower()
+
+
+def test_topic_modality_cited_to_physical_medicine_section_is_silent():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Massage therapy 6 sessions",
+            "Massage is recommended as an adjunct to other treatment.",
+            rv="Decision based on MTUS Chronic Pain Medical Treatment 2009, Section(s): Physical Medicine.",
+        ),
+    )
+    assert run(check_guideline_topic, ctx) == []
+
+
+def test_covers_is_directional_for_umbrella_groups():
+    assert covers("physical-therapy", "massage")
+    assert not covers("massage", "physical-therapy")
+    assert not covers("biofeedback", "tens")
+    assert covers("tens", "nmes")  # the stimulators share one section
+    assert not covers("botox", "prp")  # injections: no general section
+    assert covers("opioids", "tramadol")
+
+
+def test_catalog_names_supplies_workstations_and_grip_testing():
+    assert treatment_topics("Large gloves") == {"medical-supplies"}
+    assert treatment_topics("Sit-stand workstation") == {"ergonomic-equipment"}
+    assert treatment_topics("Jamar grip test") == {"grip-strength-testing"}
+
+
+# guideline-region-mismatch: a study of one body part cited to another part's chapter
+
+
+def test_region_lumbar_mri_cited_to_neck_chapter_even_with_a_neck_injury():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "MRI of the lumbar spine without contrast",
+            MRI_RATIONALE,
+            ca="Decision based on MTUS Neck and Upper Back Complaints 2004, Section(s): Special Studies.",
+            rv="Decision based on MTUS Low Back Complaints 2004, Section(s): Special Studies.",
+        ),
+    )
+    (f,) = run(check_guideline_region, ctx)
+    assert (f.code, f.decision_index) == ("guideline-region-mismatch", 0)
+    assert "claims administrator" in f.message and "item concerns low back" in f.message
+
+
+def test_region_lumbar_mri_cited_to_odg_neck_chapter():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "MRI of the lumbar spine",
+            MRI_RATIONALE,
+            ca="Decision based on Non-MTUS Citation Official Disability Guidelines, Neck and upper back.",
+        ),
+    )
+    (f,) = run(check_guideline_region, ctx)
+    assert "Neck and Upper Back" in f.message
+
+
+@pytest.mark.parametrize(
+    ("item", "ca"),
+    [
+        # one guideline's line lists a chapter for each region of a shared request
+        (
+            "EMG/NCS of the bilateral upper extremities",
+            "Decision based on MTUS Neck and Upper Back Complaints 2004, Section(s): Special "
+            "Studies, and Low Back Complaints 2004, Section(s): Special Studies.",
+        ),
+        # not a study: ODG files treatments under one region's chapter
+        (
+            "Preoperative labs for the right shoulder",
+            "Decision based on Non-MTUS Citation Official Disability Guidelines, Low Back - "
+            "Lumbar & Thoracic (Acute & Chronic), Preoperative testing, general.",
+        ),
+        # the guideline has no chapter for the item's region: judged against the injury
+        (
+            "MRI of the right hip",
+            "Decision based on MTUS Low Back Complaints 2004, Section(s): Special Studies.",
+        ),
+    ],
+)
+def test_region_study_near_misses_are_silent(item, ca):
+    ctx = build(NECK_AND_BACK, Item(item, MRI_RATIONALE, ca=ca))
+    assert run(check_guideline_region, ctx) == []
+
+
+# date-inconsistency
+
+
+def _dated(summary: str, *items: Item, **case):
+    base = {"date_of_injury": date(2016, 10, 23), "ur_denial_date": date(2016, 11, 30)}
+    return with_case(
+        build(summary, *(items or (Item("MRI of the lumbar spine", "No."),))), **(base | case)
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The previous denial for the request below was on 02/18/2016.",
+        "On 03/06/2016 the patient complained of right shoulder pain.",
+        "Medical records dated 8-8-2016 noted pain in the low back which was unchanged.",
+        "A Request for Authorization was signed on 05/08/2016, and a prior denial was made on 11/30/2016.",
+    ],
+)
+def test_summary_care_before_injury(sentence):
+    ctx = _dated("A 52-year-old female injured on 10/23/2016. " + sentence)
+    (f,) = run(date_order, ctx)
+    assert f.code == "date-inconsistency" and "before the 2016-10-23" in f.message
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "She has a history of a prior shoulder surgery on 03/06/2016.",
+        "Her diagnostic studies to date have included an MRI on 08-31-2015.",
+        "The patient was status post carpal tunnel release on 05/14/2016.",
+        "It was noted that the injured worker had not worked since 08-22-2016.",
+    ],
+)
+def test_summary_history_before_injury_is_silent(sentence):
+    assert run(date_order, _dated("A 52-year-old female injured on 10/23/2016. " + sentence)) == []
+
+
+def test_review_dated_before_the_request_it_decided():
+    ctx = _dated(
+        "The Request for Authorization form was dated 11/18/2016. A prior review dated "
+        "11/13/2016 indicated that the request for the MRI of the lumbar spine was non-certified."
+    )
+    found = run(date_order, ctx)
+    assert any("before the request for authorization it decided" in f.message for f in found)
+
+
+def test_review_of_the_header_date_before_a_later_request_is_silent():
+    ctx = _dated(
+        "Prior review dated 11/30/2016 denied the request for MRI of the lumbar spine. A "
+        "request for authorization form dated 12/16/2016 was submitted for MRI of the lumbar spine."
+    )
+    assert run(date_order, ctx) == []
+
+
+def test_review_of_a_disputed_item_far_from_the_header_ur_date():
+    ctx = _dated(
+        "The prior determination on 12/17/2016 denied the request for the MRI of the lumbar spine."
+    )
+    (f,) = run(date_order, ctx)
+    assert "17 days from the header's UR denial date" in f.message
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        # within a few days: the corpus' ordinary slips
+        "The UR dated 11/25/2016 non-certified the request for MRI of the lumbar spine.",
+        # a document's date, not the review's
+        "The physical therapy report reviewed by Utilization Review (UR) was dated 11-01-2016.",
+        # an earlier review of another treatment
+        "A prior review dated 10/28/2016 denied the request for acupuncture.",
+    ],
+)
+def test_review_date_near_misses_are_silent(summary):
+    assert run(date_order, _dated(summary)) == []
+
+
+def test_rationale_care_before_injury():
+    item = Item(
+        "Twelve sessions of physical therapy for the right shoulder",
+        "Submitted medical records document the patient was approved for 8 therapy sessions on "
+        "10-19-16. Therapy outcome was not included for review.",
+    )
+    ctx = _dated("Shoulder strain at work.", item, date_of_injury=date(2016, 10, 21))
+    (f,) = run(date_order, ctx)
+    assert (f.decision_index, "2016-10-19" in f.message) == (0, True)
+
+
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        "As noted on page 82 of the MTUS Chronic Pain Medical Treatment Guidelines (July 28, "
+        "2016), no more than one set of facet blocks is recommended.",
+        "Progress notes bear a DOI of 6/13/16, which appears to be from a different injury.",
+    ],
+)
+def test_rationale_guideline_dates_and_injury_dates_are_silent(rationale):
+    item = Item("Lumbar facet injections", rationale)
+    ctx = _dated("Low back strain at work.", item, date_of_injury=date(2016, 10, 21))
+    assert run(date_order, ctx) == []
+
+
+# demographic-inconsistency
+
+
+def _sexed(summary: str, rationale: str):
+    return with_case(
+        build(summary, Item("Physical therapy for the right elbow", rationale)),
+        patient_sex="female",
+    )
+
+
+def test_opposite_pronoun_right_after_the_sex_is_stated():
+    ctx = _sexed(
+        "The injured worker is a 59 year old female.",
+        "The claimant is a 59 year old female who sustained an industrial injury on 10-20-16. "
+        "His diagnoses include right elbow lateral epicondylitis.",
+    )
+    (f,) = run(demographics, ctx)
+    assert "1 later pronoun refers to the patient as male" in f.message
+
+
+def test_single_opposite_pronoun_elsewhere_is_silent():
+    ctx = _sexed(
+        "The injured worker is a 59 year old female.",
+        "The claimant is a 59 year old female who sustained an industrial injury on 10-20-16. "
+        "She was seen by the orthopedist. His note documents lateral epicondylitis.",
+    )
+    assert run(demographics, ctx) == []
+
+
+def test_pronoun_after_the_patients_own_provider_counts():
+    ctx = with_case(
+        build(
+            "The applicant is a 40-year-old male. The applicant reportedly asked her primary "
+            "treating provider to place her off of work.",
+            Item("Physical therapy", "Not necessary."),
+        ),
+        patient_sex="male",
+    )
+    (f,) = run(demographics, ctx)
+    assert "2 later pronouns" in f.message
+
+
+# treatment-mismatch: a rationale about the other disputed item
+
+
+def test_rationale_names_only_the_other_items_treatment():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Acupuncture therapy sessions lumbar spine #6",
+            "An MRI of the lumbar spine is indicated when there are red flags. No red flags "
+            "are documented, so the MRI is not medically necessary.",
+        ),
+        Item(
+            "MRI of the lumbar spine",
+            "Acupuncture is used when pain medication is reduced or not tolerated. The request "
+            "for acupuncture is not medically necessary.",
+        ),
+    )
+    found = sorted((f.decision_index, f.code) for f in run(check_crossed_rationale, ctx))
+    assert found == [(0, "treatment-mismatch"), (1, "treatment-mismatch")]
+
+
+def test_rationale_naming_its_own_item_or_a_surgery_is_silent():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Acupuncture therapy sessions lumbar spine #6",
+            "Acupuncture may be considered after an MRI; acupuncture is not medically necessary.",
+        ),
+        Item("Right carpal tunnel release", "Surgery is indicated after failed splinting."),
+        Item(
+            "Post-operative hand therapy, 8 visits",
+            "After a carpal tunnel release, up to 8 visits are recommended.",
+        ),
+    )
+    assert run(check_crossed_rationale, ctx) == []
