@@ -8,6 +8,14 @@ answers fail at random with mixed fault kinds (the fault-injection harness for b
 Every request is recorded (``requests``), every answer's kind (``served``), and the most requests
 open at once (``max_in_flight``).
 
+``latency_s`` gives every answer a fixed latency: each response is sent that long after its
+request arrived (however long building it took), and ``service_spans`` records, per chat request,
+``(arrived, answered)`` in ``time.monotonic()`` seconds. ``nodelay`` sets TCP_NODELAY on each
+connection, as production servers do: without it a response written in two parts (headers, then
+body) can wait for a delayed ACK, tens of milliseconds. Run as a script (``python tests/fake_openai.py
+--latency 0.2``) the server prints its base URL, serves until its standard input closes, then
+prints one JSON line of statistics: a real server in its own process, for benchmarks.
+
 The answer is shaped for the instructor mode the request implies: ``response_format`` json_schema
 (JSON_SCHEMA), ``tools`` (TOOLS), json_object (JSON), else a fenced block (MD_JSON).
 """
@@ -230,9 +238,19 @@ def prompt_text(body: dict[str, Any]) -> str:
 class FakeOpenAI:
     """The server; use as a context manager or through the ``fake_openai`` fixture."""
 
-    def __init__(self, *, responder: Responder | None = None, model: str = "fake-model") -> None:
+    def __init__(
+        self,
+        *,
+        responder: Responder | None = None,
+        model: str = "fake-model",
+        latency_s: float = 0.0,
+        nodelay: bool = False,
+    ) -> None:
         self.responder = responder
         self.model = model
+        self.latency_s = latency_s
+        self.nodelay = nodelay
+        self.service_spans: list[tuple[float, float]] = []
         self.requests: list[dict[str, Any]] = []
         self.served: list[str] = []
         self._script: deque[Action] = deque()
@@ -253,7 +271,9 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
     def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        handler = type(
+            "Handler", (_Handler,), {"fake": self, "disable_nagle_algorithm": self.nodelay}
+        )
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
@@ -392,6 +412,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, payload: dict, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        arrived = getattr(self, "_arrived", None)
+        if self.fake.latency_s and arrived is not None:
+            self.fake._stop.wait(max(0.0, arrived + self.fake.latency_s - time.monotonic()))
         try:
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -414,6 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": "not found", "type": "not_found"}})
 
     def do_POST(self) -> None:
+        self._arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         try:
@@ -433,6 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.in_flight -= 1
+                fake.service_spans.append((self._arrived, time.monotonic()))
 
     def _act(self, action: Action, body: dict[str, Any]) -> None:
         fake = self.fake
@@ -488,3 +513,42 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A started ``FakeOpenAI``; ``.base_url`` ends in ``/v1``."""
     with FakeOpenAI() as server:
         yield server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in this process until standard input closes (see the module docstring)."""
+    import argparse
+    import resource
+    import statistics
+    import sys
+
+    ap = argparse.ArgumentParser(description="Scripted OpenAI-compatible server on 127.0.0.1.")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds from request to answer")
+    ap.add_argument(
+        "--nagle",
+        action="store_true",
+        help="leave Nagle's algorithm on (by default TCP_NODELAY is set, as real servers do)",
+    )
+    args = ap.parse_args(argv)
+    with FakeOpenAI(latency_s=args.latency, nodelay=not args.nagle) as fake:
+        print(fake.base_url, flush=True)
+        sys.stdin.read()
+        spans = list(fake.service_spans) or [(0.0, 0.0)]
+        times = sorted(end - start for start, end in spans)
+        window = max(end for _, end in spans) - min(start for start, _ in spans)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        stats = {
+            "chat_requests": len(fake.chat_requests),
+            "max_in_flight": fake.max_in_flight,
+            # requests in flight on average between the first arrival and the last answer
+            "mean_in_flight": round(sum(times) / window, 2) if window > 0 else 0.0,
+            "window_s": round(window, 3),
+            "service_s_mean": round(statistics.fmean(times), 4),
+            "service_s_p99": round(times[min(len(times) - 1, int(len(times) * 0.99))], 4),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        }
+    print(json.dumps(stats), flush=True)
+
+
+if __name__ == "__main__":
+    main()

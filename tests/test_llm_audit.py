@@ -108,3 +108,62 @@ def test_faults_on_every_attempt_end_each_letter_as_a_clear_error(tmp_path):
         assert r["error"]["kind"] == "llm_error"
         assert "LLM" in r["error"]["message"]
     assert "Letters that failed" in proc.stdout
+
+
+@pytest.mark.parametrize("mode", ["JSON_SCHEMA", "TOOLS"])
+def test_response_model_is_built_once_and_requests_are_unchanged(tmp_path, mode):
+    """The client hands instructor a response model prepared once per model (instructor would
+    rebuild it, and its JSON schema, on every call): every request still carries exactly the
+    model's own schema, and a caller mutating a schema cannot change the next request."""
+    import asyncio
+    import hashlib
+
+    from imr_llm.llm.client import LLMClient, LLMConfig, _instructor_model
+    from imr_llm.llm.responses import CaseBasics
+    from imr_llm.schemas import Letter
+
+    text = (EXAMPLES / "000_9c64455a8480a098.txt").read_text()
+    letter = Letter(
+        letter_id="x",
+        source="x.txt",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        text=text,
+    )
+    prepared = _instructor_model(CaseBasics)
+    assert _instructor_model(CaseBasics) is prepared and issubclass(prepared, CaseBasics)
+    assert prepared.model_json_schema() == CaseBasics.model_json_schema()
+    prepared.model_json_schema()["properties"].clear()  # a caller's copy, not the cache
+    assert prepared.model_json_schema() == CaseBasics.model_json_schema()
+
+    with FakeOpenAI() as fake:
+        cfg = LLMConfig(
+            model="fake-model",
+            base_url=fake.base_url,
+            api_key="k",
+            mode=mode,
+            cache=False,
+            cache_dir=tmp_path / "cache",
+        )
+
+        async def go():
+            async with LLMClient(cfg) as client:
+                for _ in range(3):
+                    value, _ = await client.ask(
+                        CaseBasics, "case_basics", letter=letter, variables={"letter_head": text}
+                    )
+                    assert isinstance(value, CaseBasics)
+
+        asyncio.run(go())
+        bodies = fake.chat_requests
+    assert len(bodies) == 3
+    schema = CaseBasics.model_json_schema()
+    for body in bodies:
+        if mode == "TOOLS":
+            [tool] = body["tools"]
+            sent = tool["function"]["parameters"]
+            assert sent["properties"] == schema["properties"]
+            assert tool["function"]["name"] == "CaseBasics"
+        else:
+            sent = body["response_format"]["json_schema"]
+            assert sent["name"] == "CaseBasics" and sent["schema"] == schema
+    assert bodies[0] == bodies[1] == bodies[2]

@@ -19,6 +19,7 @@ One ``LLMClient`` serves a whole batch; create it inside the running event loop 
 from __future__ import annotations
 
 import asyncio
+import copy
 import email.utils
 import hashlib
 import ipaddress
@@ -544,7 +545,7 @@ class LLMClient:
         }
         extra = dict(cfg.extra_body or {})
         if cfg.schema_in_extra_body:
-            schema = response_model.model_json_schema()
+            schema = _json_schema(response_model)
             extra["response_format"] = {"type": "json_object", "schema": schema}
         if extra:
             kwargs["extra_body"] = extra
@@ -573,7 +574,7 @@ class LLMClient:
                 tally.attempts = attempt.retry_state.attempt_number
                 async with self._semaphore():
                     return await self._instructor.create(
-                        response_model=response_model,
+                        response_model=_instructor_model(response_model),
                         messages=list(messages),
                         max_retries=cfg.max_reasks,
                         context=context,
@@ -699,8 +700,51 @@ class LLMClient:
 
 @cache
 def _schema_sha256(model: type[BaseModel]) -> str:
-    schema = json.dumps(model.model_json_schema(), sort_keys=True)
+    schema = json.dumps(_json_schema(model), sort_keys=True)
     return hashlib.sha256(schema.encode()).hexdigest()
+
+
+@cache
+def _json_schema_cached(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model.model_json_schema()``, generated once per model (a fresh copy each call)."""
+    return copy.deepcopy(_json_schema_cached(model))
+
+
+@cache
+def _instructor_model(model: type[M]) -> type[M]:
+    """The response model as instructor sends it, built once per model instead of per call.
+
+    For a plain pydantic model instructor's ``create`` builds a ``ResponseSchema`` subclass of it
+    (``instructor.openai_schema``) and regenerates its JSON schema on every call; that is a large
+    part of a call's CPU. Passing the subclass built here makes instructor use it as is (it only
+    wraps models that are not ``ResponseSchema`` yet), and its ``model_json_schema`` is computed
+    once per set of arguments and handed out as a deep copy, so the request, the parsing and
+    the returned instance are what instructor would have made itself.
+    """
+    from instructor.v2.core.function_calls import ResponseSchema
+
+    if not isinstance(model, type) or issubclass(model, ResponseSchema):
+        return model
+    wrapped = instructor.openai_schema(model)
+    generate = wrapped.model_json_schema.__func__
+    schemas: dict[tuple, dict[str, Any]] = {}
+
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items())))
+        try:
+            schema = schemas.get(key)
+        except TypeError:  # unhashable arguments: no caching
+            return generate(cls, *args, **kwargs)
+        if schema is None:
+            schema = schemas[key] = generate(cls, *args, **kwargs)
+        return copy.deepcopy(schema)
+
+    wrapped.model_json_schema = classmethod(model_json_schema)
+    return wrapped
 
 
 _REDACTED_LOGGERS = frozenset({"openai", "instructor", "httpx", "httpx2", "httpcore", "httpcore2"})

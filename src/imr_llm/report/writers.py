@@ -1,17 +1,22 @@
 """Durable output files: results.jsonl (append + fsync per letter), findings.csv, letter texts.
 
 Every file is created readable by the owner only: records and texts carry health information.
+Nothing here holds a whole batch in memory: results.jsonl is scanned, copied and read back one
+line at a time, by byte offset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from imr_llm.schemas import AuditRecord
 
@@ -49,8 +54,45 @@ def _private_fd(path: Path, flags: int) -> int:
     return fd
 
 
+def record_line(obj: dict) -> bytes:
+    """One record as its results.jsonl line (compact JSON, UTF-8, newline-terminated)."""
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def scan_results(path: Path) -> Iterator[tuple[int, int, dict]]:
+    """``(offset, length, record)`` for each complete line of a results file, one at a time.
+
+    Same rules as ``read_results``: blank lines are skipped, and at the first torn or unparsable
+    line the file is cut back to the end of the last good line (once the scan has reached it).
+    """
+    if not path.exists():
+        return
+    good_end = 0
+    with open(path, "rb") as fh:
+        pos = 0
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                obj = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                break
+            if obj is not None:
+                yield pos, len(line), obj
+            pos += len(line)
+            good_end = pos
+        size = os.fstat(fh.fileno()).st_size
+    if good_end != size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
 def read_results(path: Path) -> list[dict]:
-    """Complete records from a results file; a torn last line (killed mid-write) is cut off."""
+    """Complete records from a results file; a torn last line (killed mid-write) is cut off.
+
+    Loads every record: for one letter or a small file. Batches use ``scan_results``."""
     if not path.exists():
         return []
     data = path.read_bytes()
@@ -85,11 +127,29 @@ class ResultsWriter:
         flags = os.O_WRONLY | os.O_APPEND | (os.O_TRUNC if truncate else 0)
         self.fd = _private_fd(path, flags)
 
-    def write(self, record: AuditRecord | dict) -> None:
+    def write(self, record: AuditRecord | dict) -> int:
+        """Append one record; returns the byte offset of its line."""
         obj = record if isinstance(record, dict) else record.to_json_dict()
-        line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        os.write(self.fd, line)
+        return self.write_lines([record_line(obj)])[0]
+
+    def write_lines(self, lines: Sequence[bytes]) -> list[int]:
+        """Append complete lines with one write and one fsync (a group commit); returns the
+        byte offset of each line. When this returns, every line is on disk."""
+        data = b"".join(lines)
+        start = None
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            if start is None:  # O_APPEND: the first write lands at the end of the file
+                start = os.lseek(self.fd, 0, os.SEEK_CUR) - n
+            view = view[n:]
         os.fsync(self.fd)
+        offsets = []
+        pos = start or 0
+        for line in lines:
+            offsets.append(pos)
+            pos += len(line)
+        return offsets
 
     def close(self) -> None:
         os.close(self.fd)
@@ -107,13 +167,77 @@ def rewrite_in_order(path: Path, records: list[dict]) -> None:
     fd = _private_fd(tmp, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "wb") as fh:
         for obj in records:
-            fh.write((json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+            fh.write(record_line(obj))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
+def rewrite_lines_in_order(path: Path, spans: Iterable[tuple[int, int]]) -> list[int]:
+    """Atomically replace the results file with its own lines at ``(offset, length)``, in that
+    order, copied byte for byte one at a time; returns the new offset of each copied line."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = _private_fd(tmp, os.O_WRONLY | os.O_TRUNC)
+    offsets: list[int] = []
+    pos = 0
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(os.fdopen(fd, "wb"))
+        src = stack.enter_context(open(path, "rb")) if path.exists() else None
+        for offset, length in spans:
+            line = os.pread(src.fileno(), length, offset) if src is not None else b""
+            if len(line) != length or not line.endswith(b"\n"):
+                raise RuntimeError(f"{path} changed while it was being rewritten")
+            fh.write(line)
+            offsets.append(pos)
+            pos += length
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return offsets
+
+
+class ResultsView(Sequence):
+    """Records of a results file read lazily by byte span: a list-like view that holds only
+    offsets, so a batch of any size can be iterated (one record in memory at a time)."""
+
+    def __init__(self, path: Path, offsets: Iterable[int], lengths: Iterable[int]):
+        self.path = path
+        self._offsets = array("q", offsets)
+        self._lengths = array("q", lengths)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            idx = range(len(self))[i]
+            return ResultsView(
+                self.path, (self._offsets[j] for j in idx), (self._lengths[j] for j in idx)
+            )
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        with open(self.path, "rb") as fh:
+            return json.loads(os.pread(fh.fileno(), self._lengths[i], self._offsets[i]))
+
+    def __iter__(self) -> Iterator[dict]:
+        if not len(self):
+            return
+        with open(self.path, "rb") as fh:
+            pos = -1
+            for offset, length in zip(self._offsets, self._lengths, strict=True):
+                if offset != pos:  # contiguous lines are read sequentially
+                    fh.seek(offset)
+                pos = offset + length
+                yield json.loads(fh.read(length))
+
+    def __repr__(self) -> str:
+        return f"<ResultsView {self.path} ({len(self)} records)>"
+
+
 def write_findings_csv(path: Path, records: Iterable[dict]) -> int:
+    """One row per finding of ``records`` (consumed once, streaming); returns the row count."""
     fd = _private_fd(path, os.O_WRONLY | os.O_TRUNC)
     rows = 0
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
@@ -144,6 +268,11 @@ def write_findings_csv(path: Path, records: Iterable[dict]) -> int:
     return rows
 
 
+def pack_text(text: str) -> bytes:
+    """A letter text as the text store keeps it (zlib); cheap to build in a worker process."""
+    return zlib.compress(text.encode(), 6)
+
+
 class TextStore:
     """Letter texts for the HTML report, kept beside the results so a resumed batch has them."""
 
@@ -159,9 +288,11 @@ class TextStore:
         self.db.commit()
 
     def put(self, sha256: str, text: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO texts VALUES (?, ?)", (sha256, zlib.compress(text.encode(), 6))
-        )
+        self.put_packed([(sha256, pack_text(text))])
+
+    def put_packed(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store ``(sha256, pack_text(text))`` pairs in one transaction."""
+        self.db.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", items)
         self.db.commit()
 
     def get(self, sha256: str | None) -> str | None:
@@ -175,7 +306,7 @@ class TextStore:
 
 
 def iter_with_text(
-    records: list[dict], store: TextStore
+    records: Iterable[dict[str, Any]], store: TextStore
 ) -> Iterator[tuple[AuditRecord, str | None]]:
     for obj in records:
         yield AuditRecord.model_validate(obj), store.get(obj.get("sha256"))
