@@ -266,12 +266,21 @@ def main(argv: list[str] | None = None) -> int:
         def describe_sample(self) -> str:
             return f"Sample: {self.used} of {self.labeled} labeled letters of set `{self.set_name}`; {how}."
 
-    command = "python " + " ".join(
-        shlex.quote(a)
-        for a in [
-            str(Path(__file__).relative_to(ROOT)),
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
+    import os
+
+    env = " ".join(
+        f"{k}={shlex.quote(v)}" for k, v in sorted(os.environ.items()) if k.startswith("IMR_LLM_")
+    )
+    command = (
+        (env + " " if env else "")
+        + "python "
+        + " ".join(
+            shlex.quote(a)
+            for a in [
+                str(Path(__file__).relative_to(ROOT)),
+                *(argv if argv is not None else sys.argv[1:]),
+            ]
+        )
     )
     info = Info(
         set_name=es.name,
