@@ -40,6 +40,7 @@ _HOW_HEADING = re.compile(
 )
 _DOCS_HEADING = re.compile(r"^[ \t]*DOCUMENTS REVIEWED:?[ \t]*$", re.M)
 _DECISION_WORD = re.compile(r"(?P<word>upheld|overturned|uphold|overturn)[ \t]*\.?[ \t]*$", re.I)
+_DECISION_WORD_LEN = len("overturned")  # the longest decision word
 _CA_LABEL = re.compile(
     r"^[ \t]*(Claims Administrator guideline:|The Claims Administrator based (?:its|their|his|her) decision on)",
     re.M,
@@ -262,7 +263,8 @@ def _find_headings(text: str, start: int, end: int) -> list[_Heading]:
     floor = 0
     for i, (a, b) in enumerate(lines):
         line = text[a:b]
-        m = _DECISION_WORD.search(line)
+        # A decision word ends the line (but for spaces and a dot): search only its tail.
+        m = _DECISION_WORD.search(line, max(0, len(line.rstrip(" \t.")) - _DECISION_WORD_LEN))
         if not m:
             continue
         before = line[: m.start()].rstrip()
@@ -756,12 +758,23 @@ def _diagnoses(summary: str) -> list[str]:
     return [p.strip() for p in parts if 2 < len(p.strip()) < 120][:12]
 
 
-_REGION_RX = {
-    region: re.compile("|".join(r"\b" + re.escape(t) for t in terms))
-    for region, terms in REGION_TERMS.items()
-}
+# Where a region term may start: a word boundary (every term starts with a letter).
+_WORD_START = re.compile(r"\b")
+
+
+def _starts_word(low: str, term: str) -> bool:
+    """``re.search(r"\b" + re.escape(term), low)``, by ``str.find`` (``re`` would try the
+    pattern at every position of the text)."""
+    i = low.find(term)
+    while i != -1:
+        if _WORD_START.match(low, i):
+            return True
+        i = low.find(term, i + 1)
+    return False
 
 
 def body_regions(text: str) -> list[str]:
     low = text.lower()
-    return [region for region, rx in _REGION_RX.items() if rx.search(low)]
+    return [
+        region for region, terms in REGION_TERMS.items() if any(_starts_word(low, t) for t in terms)
+    ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Letter, Severity
@@ -95,3 +96,26 @@ def finding(
         detector="rules",
         evidence=evidence,
     )
+
+
+def finditer_at(
+    starts: re.Pattern, rx: re.Pattern, text: str, pos: int = 0, endpos: int | None = None
+) -> Iterator[re.Match]:
+    """``rx.finditer(text, pos, endpos)``, trying ``rx`` only where ``starts`` matches.
+
+    ``re`` tries a pattern that opens with ``\\b`` or a case-insensitive word list at every
+    position of the text, which is slow; ``starts``, opening with a plain character class, lets
+    it skip ahead in C. ``starts`` must match (in the same bounds) wherever ``rx`` can begin a
+    match, and ``rx`` must never match the empty string.
+    """
+    end = len(text) if endpos is None else endpos
+    while True:
+        c = starts.search(text, pos, end)
+        if c is None:
+            return
+        m = rx.match(text, c.start(), end)
+        if m is None:
+            pos = c.start() + 1
+        else:
+            yield m
+            pos = m.end()

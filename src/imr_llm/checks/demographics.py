@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.base import CheckContext, finding, finditer_at, register
 from imr_llm.schemas import Finding
 
 _SLASHED = re.compile(
@@ -25,6 +25,28 @@ _THIRD_PARTY = re.compile(
     re.I,
 )
 MIN_OPPOSITE = 2
+# Where the patterns above can begin (for ``finditer_at``): a word starting with h or s
+# (U+017F is the long s that re.I matches for "s"), or a number not inside a word that
+# runs into "year"/"yr".
+_SLASHED_START = re.compile(r"[HhSs\u017f](?<!\w[HhSs\u017f])(?=\w{0,2}[/ ])")
+_PRONOUN_START = {
+    "male": re.compile(r"[Hh](?<!\w[Hh])"),
+    "female": re.compile(r"[HhSs\u017f](?<!\w[HhSs\u017f])"),
+}
+_AGE_START = re.compile(r"\d(?<!\w\d)(?=\d{0,2}[- ][Yy])")
+
+
+def _blank_slashed(text: str) -> str:
+    """``text`` with "he/she", "his or her" ... blanked (same length)."""
+    parts = []
+    last = 0
+    for m in finditer_at(_SLASHED_START, _SLASHED, text):
+        parts += (text[last : m.start()], " " * (m.end() - m.start()))
+        last = m.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 @register("demographics", "demographic-inconsistency")
@@ -39,8 +61,8 @@ def demographics(ctx: CheckContext) -> list[Finding]:
         ]
         hits = []
         for a, b in spans:
-            masked = _SLASHED.sub(lambda m: " " * len(m.group(0)), ctx.text[a:b])
-            for m in _PRONOUNS[other].finditer(masked):
+            masked = _blank_slashed(ctx.text[a:b])
+            for m in finditer_at(_PRONOUN_START[other], _PRONOUNS[other], masked):
                 sentence = masked[max(0, m.start() - 120) : m.start()]
                 last_stop = max(sentence.rfind(". "), sentence.rfind("\n\n"))
                 clause = sentence[last_stop + 1 :]
@@ -63,7 +85,7 @@ def demographics(ctx: CheckContext) -> list[Finding]:
             )
     if case.patient_age and ctx.sections.summary:
         first = None
-        for m in _AGE.finditer(ctx.text, ctx.sections.summary[0]):
+        for m in finditer_at(_AGE_START, _AGE, ctx.text, ctx.sections.summary[0]):
             age = int(m.group(1))
             if first is None:
                 first = m
@@ -108,7 +130,7 @@ def _right_after_statement(
     """An opposite pronoun that opens the sentence right after the sex is stated."""
     sex = "female" if other == "male" else "male"
     for a, b in spans:
-        for st in _SEX_STATEMENT[sex].finditer(ctx.text, a, b):
+        for st in finditer_at(_AGE_START, _SEX_STATEMENT[sex], ctx.text, a, b):
             stop = ctx.text.find(". ", st.end(), min(b, st.end() + _NEXT_SENTENCE))
             if stop == -1:
                 continue
