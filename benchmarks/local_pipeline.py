@@ -12,8 +12,8 @@ in the same run: a letter-sized prompt with one output token (prompt rate) and a
 with 96 output tokens (generation rate); a question's generation time is its completion tokens
 over the generation rate, the rest is prompt processing. ``~prompt tok evaluated`` (= prompt
 seconds x prompt rate) shows how much of the prompt the server did not take from its prefix
-cache. With ``--out`` writes ``letters.json``, ``letters.md`` and the records
-(``records.jsonl``, findings with evidence; the letter text is not included).
+cache. With ``--out`` writes the records as each letter finishes (``records.jsonl``, findings
+with evidence; the letter text is not included), then ``letters.json`` and ``letters.md``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ async def run(args) -> list[dict]:
             f"\n{'letter':<26} {'q':>3} {'req':>4} {'prompt tok':>10} {'compl tok':>9} "
             f"{'s':>7} {'~pp s':>7} {'~gen s':>7} {'~prompt tok evaluated':>21} findings"
         )
-        records = []
+        records_file = None
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            records_file = (args.out / "records.jsonl").open("w")
         for path, analysis in zip(args.files, analyses, strict=True):
             timed = Timed(session.client)
             t0 = time.monotonic()
@@ -114,8 +117,8 @@ async def run(args) -> list[dict]:
                 session.client.ask = timed._ask
             wall = time.monotonic() - t0
             rows = timed.rows
-            prompt = sum(r.get("prompt_tokens", 0) for r in rows)
-            completion = sum(r.get("completion_tokens", 0) for r in rows)
+            usage = record.llm  # counts failed questions' requests and tokens too
+            prompt, completion = usage.prompt_tokens, usage.completion_tokens
             gen_s = completion / gen_rate
             pp_s = max(wall - gen_s, 0.0)
             codes = sorted({f.code for f in record.findings if f.detector != "rules"})
@@ -124,7 +127,7 @@ async def run(args) -> list[dict]:
                 "status": record.status,
                 "questions": len(rows),
                 "failed_questions": sum(r["failed"] for r in rows),
-                "requests": sum(r.get("requests", 0) for r in rows),
+                "requests": usage.calls + usage.retries,
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
                 "seconds": round(wall, 1),
@@ -138,7 +141,9 @@ async def run(args) -> list[dict]:
                 "calls": rows,
             }
             results.append(r)
-            records.append(record)
+            if records_file is not None:
+                records_file.write(record.model_dump_json(exclude={"text"}) + "\n")
+                records_file.flush()
             print(
                 f"{path.name:<26} {r['questions']:>3} {r['requests']:>4} {prompt:>10} "
                 f"{completion:>9} {wall:>7.1f} {pp_s:>7.1f} {gen_s:>7.1f} "
@@ -171,9 +176,7 @@ async def run(args) -> list[dict]:
             json.dumps({"summary": summary, "letters": results}, indent=1) + "\n"
         )
         (args.out / "letters.md").write_text(markdown(results, summary))
-        with (args.out / "records.jsonl").open("w") as fh:
-            for rec in records:
-                fh.write(rec.model_dump_json(exclude={"text"}) + "\n")
+        records_file.close()
     return results
 
 
