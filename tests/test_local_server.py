@@ -207,8 +207,8 @@ def test_no_orphan_when_parent_is_interrupted(model, tmp_path, sig):
         pid = int(line)
         assert _alive(pid)
         holder.send_signal(sig)
-        holder.wait(30)
-        assert _gone_within(pid, 10)
+        holder.wait(120)  # generous: a loaded 2-core machine stops a server slowly
+        assert _gone_within(pid, 30)
         logs = list(tmp_path.glob("*.log"))
         if sig == signal.SIGINT:
             assert logs == [], "Ctrl-C ends in LocalServer.stop(), which removes the log"
