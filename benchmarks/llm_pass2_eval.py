@@ -143,11 +143,9 @@ class Recorder:
 PASS1_FAILED: list[tuple[str, str | None]] = []
 
 
-async def enrich(analysis, client, with_summary: bool, tolerate_pass1: bool = False):
-    """``LLMSession.enrich`` with the summary optional (same stages, same order). With
-    ``tolerate_pass1`` a pass-1 question that fails validation on every re-ask does not fail the
-    letter: pass 2 runs without the pass-1 facts (it needs none) and the letter is listed in
-    ``pass1_failed``."""
+async def enrich(analysis, client, with_summary: bool):
+    """``LLMSession.enrich`` with the summary optional (same stages, same order). Pass-1
+    questions the model could not answer with grounded quotes are listed in ``pass1_failed``."""
     from imr_llm.extract.llm import llm_pass1
     from imr_llm.extract.pass2 import llm_pass2
     from imr_llm.extract.reconcile import reconcile
@@ -160,15 +158,10 @@ async def enrich(analysis, client, with_summary: bool, tolerate_pass1: bool = Fa
         return record
     letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
     try:
-        try:
-            extraction = await llm_pass1(letter, record, analysis.sections, client)
-        except LLMError as exc:
-            if not tolerate_pass1 or exc.kind not in ("validation", "truncated"):
-                raise
-            PASS1_FAILED.append((letter.letter_id, exc.template))
-            extraction = None
-        if extraction is not None:
-            record.findings.extend(reconcile(record, extraction, letter.text))
+        extraction = await llm_pass1(letter, record, analysis.sections, client)
+        for template in extraction.failed_questions:
+            PASS1_FAILED.append((letter.letter_id, template))
+        record.findings.extend(reconcile(record, extraction, letter.text))
         record.findings.extend(
             await llm_pass2(letter, record, analysis.sections, client, extraction)
         )
@@ -228,11 +221,6 @@ def main(argv: list[str] | None = None) -> int:
         "--retry-failed",
         action="store_true",
         help="ask again the questions that failed validation in an earlier run",
-    )
-    ap.add_argument(
-        "--tolerate-pass1",
-        action="store_true",
-        help="a pass-1 validation failure does not fail the letter (pass 2 runs without it)",
     )
     ap.add_argument("--cache-dir", type=Path, default=ROOT / ".eval-cache")
     ap.add_argument("--model-path", type=Path, default=DEFAULT_MODEL)
@@ -368,7 +356,7 @@ async def _run(target, args, info, rows, progress, config, loop):
             if analysis.letter is None:
                 return analysis.record
             fut = asyncio.run_coroutine_threadsafe(
-                enrich(analysis, session.client, args.summary, args.tolerate_pass1), loop
+                enrich(analysis, session.client, args.summary), loop
             )
             return fut.result()
 

@@ -357,6 +357,27 @@ def test_reconcile_reports_planted_disagreements(fake_openai, tmp_path, seed_000
     assert record.case.patient_age == 63 and record.decisions[1].outcome == "overturned"
 
 
+def _ungrounded(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: INVENTED_QUOTE if k == "quote" else _ungrounded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_ungrounded(v) for v in obj]
+    return obj
+
+
+def test_a_pass1_question_without_grounded_quotes_costs_no_other_fact(
+    fake_openai, tmp_path, seed_000
+):
+    letter, record, sections = seed_000
+    bad_basics = _ungrounded(SEED_000_ANSWERS["CaseBasics"])
+    fake_openai.responder = seed_000_responder({"CaseBasics": bad_basics})
+    ex = run_pass1(config(fake_openai, tmp_path, max_reasks=1), letter, record, sections)
+    assert ex.failed_questions == ["case_basics"] and ex.basics is None
+    assert ex.history is not None and ex.items_list is not None
+    assert len(ex.items) == 2 and all(it.rationale is not None for it in ex.items)
+    assert not any(INVENTED_QUOTE in e.quote for e in ex.evidence.values())
+
+
 def test_reconcile_reports_an_item_the_rules_missed(fake_openai, tmp_path, seed_000):
     letter, record, sections = seed_000
     fake_openai.responder = seed_000_responder()
@@ -391,6 +412,22 @@ def test_llm_summary_is_grounded_and_reasked(fake_openai, tmp_path, seed_000):
     assert record.llm.calls == 1 and record.llm.retries == 1
     prompt = fake_openai.chat_requests[0]["messages"][0]["content"]
     assert "- Five trigger point injections with sedation: Upheld" in prompt
+
+
+def test_llm_summary_keeps_grounded_sentences_without_a_reask(fake_openai, tmp_path, seed_000):
+    letter, record, sections = seed_000
+    good = SEED_000_ANSWERS["SummaryAnswer"]["sentences"][0]
+    bad = {"sentence": "The patient also had knee surgery.", "quote": INVENTED_QUOTE}
+    fake_openai.script(Reply({"sentences": [bad, good]}))
+
+    async def go():
+        async with LLMClient(config(fake_openai, tmp_path)) as client:
+            return await llm_summary(letter, record, client, sections)
+
+    summary = asyncio.run(go())
+    assert [s.text for s in summary.sentences] == [good["sentence"] + "."]
+    assert "knee surgery" not in record.summary and INVENTED_QUOTE not in record.summary
+    assert record.llm.calls == 1 and record.llm.retries == 0
 
 
 def test_template_summary_from_the_record(seed_000):

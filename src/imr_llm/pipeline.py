@@ -188,7 +188,7 @@ class LLMSession:
         from imr_llm.extract.llm import llm_pass1
         from imr_llm.extract.pass2 import llm_pass2
         from imr_llm.extract.reconcile import reconcile
-        from imr_llm.llm.client import LLMError
+        from imr_llm.llm.client import UNANSWERABLE, LLMError
         from imr_llm.summarize import llm_summary
 
         record = analysis.record
@@ -210,9 +210,9 @@ class LLMSession:
                 return fallback
 
         try:
-            extraction = await tolerant(llm_pass1(letter, record, analysis.sections, client))
-            if extraction is not None:
-                record.findings.extend(reconcile(record, extraction, letter.text))
+            extraction = await llm_pass1(letter, record, analysis.sections, client)
+            failed.extend(extraction.failed_questions)
+            record.findings.extend(reconcile(record, extraction, letter.text))
             record.findings.extend(
                 await tolerant(llm_pass2(letter, record, analysis.sections, client, extraction), [])
             )
@@ -227,8 +227,6 @@ class LLMSession:
         return record
 
 
-# LLMError kinds that mean "this model could not answer this question", not "the service failed".
-UNANSWERABLE = {"validation", "truncated"}
 
 
 class LocalBackendError(RuntimeError):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from imr_llm.evals.metrics import normalize_item
 from imr_llm.extract import dates as dateparse
+from imr_llm.guidelines import topics_related, treatment_topics
 from imr_llm.ingest import IngestError, expand_paths, owner_only_open, read_letter
 from imr_llm.schemas import Decision, Letter
 from imr_llm.segment import Segmentation, body_regions, segment
@@ -950,10 +951,20 @@ def _content_words(item: str) -> set[str]:
     return {w for w in re.findall(r"[a-z]+", normalize_item(item)) if w not in _MODIFIERS}
 
 
+def _different_treatments(a: str, b: str) -> bool:
+    """Whether items ``a`` and ``b`` name treatments the catalog knows and does not relate.
+
+    Related pairs (EMG and NCS, physical therapy and a home exercise kit, two opioids) are
+    left alone: their rationales usually discuss both, so a swap would not plant a defect a
+    reader could see."""
+    ta, tb = treatment_topics(a), treatment_topics(b)
+    return bool(ta and tb) and not topics_related(ta, tb) and _content_words(a) != _content_words(b)
+
+
 class SwapRationales(Operator):
     name = "swap-rationales"
     code = "treatment-mismatch"
-    description = "swap the rationales of two items whose treatments differ"
+    description = "swap the rationales of two items whose treatments are unrelated"
 
     def candidates(self, src, rng):
         ds = [
@@ -964,11 +975,11 @@ class SwapRationales(Operator):
         pairs = []
         for i, a in enumerate(ds):
             for b in ds[i + 1 :]:
-                if _content_words(a.item) != _content_words(b.item):
+                if _different_treatments(a.item, b.item):
                     pairs.append((a, b))
         if not pairs:
             raise CannotApply(
-                "fewer than two unflagged items with rationales and different treatments"
+                "fewer than two unflagged items with rationales and unrelated treatments"
             )
         rng.shuffle(pairs)
         same = [

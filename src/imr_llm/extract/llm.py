@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from imr_llm.checks.base import Sections
 from imr_llm.extract.dates import parse_date
-from imr_llm.llm.client import LLMClient, LLMError
+from imr_llm.llm.client import UNANSWERABLE, LLMClient, LLMError
 from imr_llm.llm.responses import (
     CaseBasics,
     CaseHistory,
@@ -48,7 +48,8 @@ class LLMExtraction(BaseModel):
     ``evidence`` maps a fact's path to its Evidence: ``basics.age``, ``basics.diagnoses[0]``,
     ``history.prior_treatments[2]``, ``items_list.items[1]``, ``items[0].request.treatment``,
     ``items[0].rationale.conclusion``, ``items[0].rationale.missing[1]``. ``dropped`` lists facts
-    removed because their value does not appear in their own quote.
+    removed because their value does not appear in their own quote; ``failed_questions`` the
+    templates the model could not answer with grounded quotes (their parts stay None).
     """
 
     basics: CaseBasics | None = None
@@ -57,6 +58,7 @@ class LLMExtraction(BaseModel):
     items: list[ItemExtraction] = Field(default_factory=list)
     evidence: dict[str, Evidence] = Field(default_factory=dict)
     dropped: list[str] = Field(default_factory=list)
+    failed_questions: list[str] = Field(default_factory=list)
 
     def ev(self, path: str) -> Evidence | None:
         return self.evidence.get(path)
@@ -110,33 +112,37 @@ async def llm_pass1(
     base: dict[str, Any] = {"letter_head": compact(text[:head_end])}
     out = LLMExtraction()
 
-    out.basics, _ = await client.ask(CaseBasics, "case_basics", letter=letter, variables=base)
+    async def answer(model, template: str, variables: dict[str, Any]):
+        """One question; a question the model cannot answer with grounded quotes is recorded in
+        ``out.failed_questions`` and skipped, so one bad answer costs no other fact."""
+        try:
+            value, _ = await client.ask(model, template, letter=letter, variables=variables)
+            return value
+        except LLMError as exc:
+            if exc.kind not in UNANSWERABLE:
+                raise
+            out.failed_questions.append(template)
+            return None
+
+    out.basics = await answer(CaseBasics, "case_basics", base)
 
     async def history() -> None:
-        out.history, _ = await client.ask(
-            CaseHistory, "case_history", letter=letter, variables=base
-        )
+        out.history = await answer(CaseHistory, "case_history", base)
 
     async def items_list() -> None:
         rest = compact(text[head_end:])
         if not rest:
             return
         try:
-            out.items_list, _ = await client.ask(
-                ItemsList, "items_list", letter=letter, variables={**base, "letter_rest": rest}
-            )
+            out.items_list = await answer(ItemsList, "items_list", {**base, "letter_rest": rest})
         except LLMError as exc:
             if exc.kind != "prompt_too_long":
                 raise
 
     async def item(d: Decision) -> ItemExtraction:
         variables = {**base, "item_block": compact(text[d.span[0] : d.span[1]])}
-        request, _ = await client.ask(
-            ItemRequest, "item_request", letter=letter, variables=variables
-        )
-        rationale, _ = await client.ask(
-            ItemRationale, "item_rationale", letter=letter, variables=variables
-        )
+        request = await answer(ItemRequest, "item_request", variables)
+        rationale = await answer(ItemRationale, "item_rationale", variables)
         return ItemExtraction(index=d.index, request=request, rationale=rationale)
 
     decisions = [d for d in record.decisions if d.span[1] > d.span[0]]

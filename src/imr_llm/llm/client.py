@@ -61,6 +61,11 @@ SUPPORTED_MODES = ("JSON_SCHEMA", "JSON", "MD_JSON", "TOOLS", "TOOLS_STRICT")
 LOCAL_DUMMY_KEY = "sk-local-no-key"
 
 
+# LLMError kinds that mean "the model could not answer this question" (skip it, keep the
+# letter), not "the service failed" (the letter becomes an llm_error record).
+UNANSWERABLE = frozenset({"validation", "truncated"})
+
+
 class LLMError(Exception):
     """A failed LLM question, typed by ``kind``; ``message`` says what to do next.
 

@@ -15,7 +15,7 @@ from array import array
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, model_validator
 
 from imr_llm.schemas import Conclusion, Evidence
 
@@ -233,13 +233,36 @@ class ItemRationale(BaseModel):
 
 class SummarySentence(BaseModel):
     sentence: str = Field(min_length=3, max_length=300)
-    quote: Quote
+    quote: Annotated[
+        str,
+        Field(
+            min_length=2,
+            max_length=QUOTE_MAX,
+            description="a short phrase copied word for word from the letter",
+        ),
+    ]
 
 
 class SummaryAnswer(BaseModel):
-    """A short plain-language summary, each sentence backed by a quote."""
+    """A short plain-language summary, each sentence backed by a quote. Sentences whose quote is
+    not in the letter are dropped; only an answer with none left is re-asked (one loose quote
+    used to cost every letter its summary after all re-asks)."""
 
     sentences: list[SummarySentence] = Field(min_length=1, max_length=4)
+
+    @model_validator(mode="after")
+    def _keep_grounded(self, info: ValidationInfo) -> SummaryAnswer:
+        text = (info.context or {}).get("text")
+        if text is None:
+            return self
+        kept = [s for s in self.sentences if quote_in_text(s.quote, text)]
+        if not kept:
+            raise ValueError(
+                "no sentence's quote occurs in the letter. Copy each quote exactly as the letter "
+                "writes it (a short phrase)."
+            )
+        self.sentences = kept
+        return self
 
 
 # ---------------------------------------------------------------- pass 2 (consistency questions)
