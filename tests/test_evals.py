@@ -409,6 +409,22 @@ def test_mutation_is_deterministic(mutated, tmp_path):
         ).read_text()
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "swapped"),
+    [
+        ("MRI of the lumbar spine", "Acupuncture 6 sessions", True),
+        ("EMG of the bilateral upper extremities", "NCS of the bilateral upper extremities", False),
+        ("Physical therapy 2x6 lumbar spine", "Home exercise kit", False),
+        ("Norco 10/325mg #60", "Oxycodone 10mg #90", False),
+        ("Physical exam 2 times 8", "Ultrasound 1 times 8", False),
+    ],
+)
+def test_swap_rationales_pairs_only_unrelated_treatments(a, b, swapped):
+    from imr_llm.evals.mutate import _different_treatments
+
+    assert _different_treatments(a, b) is swapped
+
+
 def test_operator_that_cannot_apply_says_why(tmp_path):
     src = AUTHORED / "letters" / "A14-02.txt"
     report = mutate([src], tmp_path, seed=1, operators=["raise-quantity", "pronoun-switch"])

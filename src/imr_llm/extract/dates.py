@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date
 
@@ -76,15 +77,31 @@ def _lower_same_offsets(text: str) -> str:
     return low.replace("\u017f", "s")
 
 
+# The date starts of the last text searched: the checks search many ranges of one letter.
+_STARTS: tuple[str, list[int]] = ("", [])
+
+
+def _starts(text: str) -> list[int]:
+    """Sorted positions of ``text`` where a date can start, cached for the last text. Found in
+    the whole text they are a superset of those found in a range (the lookaheads see further),
+    and ``DATE_RE.match`` within the range fails at every extra one."""
+    global _STARTS
+    cached = _STARTS
+    if cached[0] is text:
+        return cached[1]
+    starts = [m.start() for m in _NUMBER_START.finditer(text)]
+    starts += [m.start() for m in _MONTH_START.finditer(_lower_same_offsets(text))]
+    starts.sort()
+    _STARTS = (text, starts)
+    return starts
+
+
 def _matches(text: str, start: int, end: int) -> Iterator[re.Match]:
     """``DATE_RE.finditer(text, start, end)``, faster."""
-    starts = [m.start() for m in _NUMBER_START.finditer(text, start, end)]
-    starts += [
-        start + m.start() for m in _MONTH_START.finditer(_lower_same_offsets(text[start:end]))
-    ]
-    starts.sort()
+    starts = _starts(text)
     pos = start
-    for p in starts:
+    for i in range(bisect_left(starts, start), bisect_left(starts, end)):
+        p = starts[i]
         if p < pos:
             continue
         m = DATE_RE.match(text, p, end)
