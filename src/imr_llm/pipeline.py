@@ -227,8 +227,6 @@ class LLMSession:
         return record
 
 
-
-
 class LocalBackendError(RuntimeError):
     """The local llama.cpp server could not be started; the message says what to do."""
 
