@@ -36,7 +36,7 @@ from imr_llm.llm.client import (
     LLMError,
     retry_after_seconds,
 )
-from imr_llm.llm.responses import CaseBasics, CaseHistory, ItemsList, locate, quote_in_text
+from imr_llm.llm.responses import CaseBasics, ItemRationale, ItemsList, locate, quote_in_text
 from imr_llm.schemas import ErrorKind, Letter
 
 DATA = Path(__file__).parent / "data"
@@ -367,9 +367,12 @@ def test_letter_as_system_message_is_a_prefix_shared_by_every_question(fake_open
 
     async def go():
         async with LLMClient(cfg) as client:
-            for model, template in [(CaseBasics, "case_basics"), (CaseHistory, "case_history")]:
+            for model, template, extra in [
+                (CaseBasics, "case_basics", {}),
+                (ItemRationale, "item_rationale", {"item_block": letter.text[-300:]}),
+            ]:
                 await client.ask(
-                    model, template, letter=letter, variables={"letter_head": letter.text}
+                    model, template, letter=letter, variables={"letter_head": letter.text, **extra}
                 )
 
     asyncio.run(go())
@@ -532,9 +535,7 @@ def test_prompts_have_versions_and_a_shared_letter_prefix():
     names = prompts.names()
     assert {
         "case_basics",
-        "case_history",
         "items_list",
-        "item_request",
         "item_rationale",
         "summary",
     } <= set(names)

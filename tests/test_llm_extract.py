@@ -93,16 +93,6 @@ SEED_000_ANSWERS: dict[str, Any] = {
             {"text": "head", "quote": "sustained injuries to her head"},
         ],
     },
-    "CaseHistory": {
-        "prior_treatments": [
-            {"treatment": "massage", "count": 6, "quote": "at least 6 massage visits"},
-            {"treatment": "physical therapy", "count": 52, "quote": "52 physical therapy visits"},
-        ],
-        "findings": [],
-        "pain_scores": [{"text": "8/10", "quote": "low back pain that was 8/10"}],
-        "functional_change": None,
-        "work_status": {"text": "not working", "quote": "She stopped working on 10/22/2012"},
-    },
     "ItemsList": {
         "items": [
             {
@@ -136,20 +126,6 @@ def item_answers(prompt: str) -> dict[str, dict[str, Any]]:
     item = prompt[prompt.index("<item>") :]
     if "Five trigger point" in item:
         return {
-            "ItemRequest": {
-                "treatment": {
-                    "text": "trigger point injections",
-                    "quote": "Five trigger point injections with sedation",
-                },
-                "quantity": {
-                    "value": 5,
-                    "unit": "injections",
-                    "quote": "Five trigger point injections",
-                },
-                "body_part": None,
-                "side": None,
-                "spinal_level": None,
-            },
             "ItemRationale": {
                 "criteria": [
                     {
@@ -164,13 +140,6 @@ def item_answers(prompt: str) -> dict[str, dict[str, Any]]:
             },
         }
     return {
-        "ItemRequest": {
-            "treatment": {"text": "massage therapy", "quote": "12 message therapy sessions"},
-            "quantity": {"value": 12, "unit": "sessions", "quote": "12 message therapy sessions"},
-            "body_part": {"text": "low back", "quote": "low back injuries"},
-            "side": None,
-            "spinal_level": None,
-        },
         "ItemRationale": {
             "criteria": [
                 {
@@ -247,9 +216,8 @@ def test_pass1_reads_grounds_and_shares_the_letter_prefix(fake_openai, tmp_path,
     fake_openai.responder = seed_000_responder()
     ex = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
     assert ex.basics.age.years == 36 and ex.date_of_injury == date(2011, 11, 2)
-    assert [t.count for t in ex.history.prior_treatments] == [6, 52]
     assert [i.index for i in ex.items] == [0, 1]
-    assert ex.items[1].request.quantity.value == 12
+    assert ex.items[1].rationale.criteria[0].text == "4 to 6 visits acute phase"
     assert_grounded(ex, letter.text)
     second = ex.ev("items[1].rationale.conclusion")
     first = ex.ev("items[0].rationale.conclusion")
@@ -258,12 +226,10 @@ def test_pass1_reads_grounds_and_shares_the_letter_prefix(fake_openai, tmp_path,
     assert ex.ev("basics.age").quote == "The patient is a 36 year old female"
     assert ex.ev("items_list.items[1]").quote == "12 message therapy sessions:  Upheld"
 
-    assert record.llm.calls == 7 and record.llm.cache_hits == 0 and record.llm.backend == "openai"
+    assert record.llm.calls == 4 and record.llm.cache_hits == 0 and record.llm.backend == "openai"
     assert set(record.llm.prompt_versions) == {
         "case_basics",
-        "case_history",
         "items_list",
-        "item_request",
         "item_rationale",
     }
     contents = [b["messages"][0]["content"] for b in fake_openai.chat_requests]
@@ -281,7 +247,7 @@ def test_pass1_second_run_comes_from_the_cache(fake_openai, tmp_path, seed_000):
     fake_openai.clear()
     second = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
     assert not fake_openai.chat_requests
-    assert record.llm.calls == 0 and record.llm.cache_hits == 7
+    assert record.llm.calls == 0 and record.llm.cache_hits == 4
     assert second.model_dump() == first.model_dump()
 
 
@@ -373,7 +339,7 @@ def test_a_pass1_question_without_grounded_quotes_costs_no_other_fact(
     fake_openai.responder = seed_000_responder({"CaseBasics": bad_basics})
     ex = run_pass1(config(fake_openai, tmp_path, max_reasks=1), letter, record, sections)
     assert ex.failed_questions == ["case_basics"] and ex.basics is None
-    assert ex.history is not None and ex.items_list is not None
+    assert ex.items_list is not None
     assert len(ex.items) == 2 and all(it.rationale is not None for it in ex.items)
     assert not any(INVENTED_QUOTE in e.quote for e in ex.evidence.values())
 
@@ -497,10 +463,10 @@ def test_fault_injection_harness_over_many_letters(fake_openai, tmp_path):
 
 
 def test_fill_schema_makes_grounded_answers():
-    from imr_llm.llm.responses import CaseHistory, ItemRationale, SummaryAnswer
+    from imr_llm.llm.responses import CaseBasics, ItemRationale, SummaryAnswer
 
     prompt = "<letter>\n" + SEED_004 + "</letter>"
-    for model in (CaseHistory, ItemRationale, SummaryAnswer):
+    for model in (CaseBasics, ItemRationale, SummaryAnswer):
         obj = fill_schema(model.model_json_schema(), QuotePicker(prompt))
         value = model.model_validate(obj, context={"text": SEED_004})
         assert all(

@@ -77,31 +77,37 @@ def _lower_same_offsets(text: str) -> str:
     return low.replace("\u017f", "s")
 
 
-# The date starts of the last text searched: the checks search many ranges of one letter.
-_STARTS: tuple[str, list[int]] = ("", [])
+# The ranges of the last text searched, with their date starts: the checks search a range and
+# then its sentences.
+_SCANNED: tuple[str, list[tuple[int, int, list[int]]]] = ("", [])
 
 
-def _starts(text: str) -> list[int]:
-    """Sorted positions of ``text`` where a date can start, cached for the last text. Found in
-    the whole text they are a superset of those found in a range (the lookaheads see further),
-    and ``DATE_RE.match`` within the range fails at every extra one."""
-    global _STARTS
-    cached = _STARTS
-    if cached[0] is text:
-        return cached[1]
-    starts = [m.start() for m in _NUMBER_START.finditer(text)]
-    starts += [m.start() for m in _MONTH_START.finditer(_lower_same_offsets(text))]
+def _starts(text: str, start: int, end: int) -> list[int]:
+    """Sorted positions in ``text[start:end]`` where a date can start. Those found for an
+    enclosing range are a superset (their lookaheads see further), and ``DATE_RE.match``
+    within this range fails at every extra one, so a range searched before serves."""
+    global _SCANNED
+    if _SCANNED[0] is not text:
+        _SCANNED = (text, [])
+    ranges = _SCANNED[1]
+    for lo, hi, starts in ranges:
+        if lo <= start and end <= hi:
+            return starts[bisect_left(starts, start) : bisect_left(starts, end)]
+    starts = [m.start() for m in _NUMBER_START.finditer(text, start, end)]
+    starts += [
+        start + m.start() for m in _MONTH_START.finditer(_lower_same_offsets(text[start:end]))
+    ]
     starts.sort()
-    _STARTS = (text, starts)
+    if len(ranges) >= 32:
+        ranges.clear()
+    ranges.append((start, end, starts))
     return starts
 
 
 def _matches(text: str, start: int, end: int) -> Iterator[re.Match]:
     """``DATE_RE.finditer(text, start, end)``, faster."""
-    starts = _starts(text)
     pos = start
-    for i in range(bisect_left(starts, start), bisect_left(starts, end)):
-        p = starts[i]
+    for p in _starts(text, start, end):
         if p < pos:
             continue
         m = DATE_RE.match(text, p, end)

@@ -1,8 +1,9 @@
 """LLM pass 1: narrow, quotable questions about one letter, answered with grounded quotes.
 
-Questions (``prompts/*.j2``): ``case_basics`` and ``case_history`` over the letter up to its
-issues section; ``items_list`` over the whole letter (skipped when it is too long for
-``max_prompt_chars``); ``item_request`` and ``item_rationale`` once per rules-parsed item. Every
+Questions (``prompts/*.j2``): ``case_basics`` over the letter up to its issues section;
+``items_list`` over the whole letter (skipped when it is too long for ``max_prompt_chars``);
+``item_rationale`` once per rules-parsed item. Only questions whose answers reach the record
+(reconciliation, the case's diagnoses and regions) or pass 2 are asked. Every
 prompt starts with the same letter prefix, so the first question warms the server's prompt cache
 and the rest run concurrently (bounded by the client's ``concurrency``).
 """
@@ -22,9 +23,7 @@ from imr_llm.extract.dates import parse_date
 from imr_llm.llm.client import UNANSWERABLE, LLMClient, LLMError
 from imr_llm.llm.responses import (
     CaseBasics,
-    CaseHistory,
     ItemRationale,
-    ItemRequest,
     ItemsList,
     locate,
     quote_in_text,
@@ -38,7 +37,6 @@ class ItemExtraction(BaseModel):
     """The LLM's reading of one rules-parsed item (``index`` = the record's decision index)."""
 
     index: int
-    request: ItemRequest | None = None
     rationale: ItemRationale | None = None
 
 
@@ -46,14 +44,12 @@ class LLMExtraction(BaseModel):
     """Pass-1 answers plus, for every quote, its exact place in the letter.
 
     ``evidence`` maps a fact's path to its Evidence: ``basics.age``, ``basics.diagnoses[0]``,
-    ``history.prior_treatments[2]``, ``items_list.items[1]``, ``items[0].request.treatment``,
-    ``items[0].rationale.conclusion``, ``items[0].rationale.missing[1]``. ``dropped`` lists facts
+    ``items_list.items[1]``, ``items[0].rationale.conclusion``, ``items[0].rationale.missing[1]``. ``dropped`` lists facts
     removed because their value does not appear in their own quote; ``failed_questions`` the
     templates the model could not answer with grounded quotes (their parts stay None).
     """
 
     basics: CaseBasics | None = None
-    history: CaseHistory | None = None
     items_list: ItemsList | None = None
     items: list[ItemExtraction] = Field(default_factory=list)
     evidence: dict[str, Evidence] = Field(default_factory=dict)
@@ -126,9 +122,6 @@ async def llm_pass1(
 
     out.basics = await answer(CaseBasics, "case_basics", base)
 
-    async def history() -> None:
-        out.history = await answer(CaseHistory, "case_history", base)
-
     async def items_list() -> None:
         rest = compact(text[head_end:])
         if not rest:
@@ -141,21 +134,18 @@ async def llm_pass1(
 
     async def item(d: Decision) -> ItemExtraction:
         variables = {**base, "item_block": compact(text[d.span[0] : d.span[1]])}
-        request = await answer(ItemRequest, "item_request", variables)
         rationale = await answer(ItemRationale, "item_rationale", variables)
-        return ItemExtraction(index=d.index, request=request, rationale=rationale)
+        return ItemExtraction(index=d.index, rationale=rationale)
 
     decisions = [d for d in record.decisions if d.span[1] > d.span[0]]
-    results = await gather_or_cancel(history(), items_list(), *(item(d) for d in decisions))
+    results = await gather_or_cancel(items_list(), *(item(d) for d in decisions))
     out.items = [r for r in results if isinstance(r, ItemExtraction)]
 
     _drop_unsupported_values(out)
     _ground(out, "basics", out.basics, text, None)
-    _ground(out, "history", out.history, text, None)
     _ground(out, "items_list", out.items_list, text, sections.issues)
     spans = {d.index: d.span for d in decisions}
     for i, it in enumerate(out.items):
-        _ground(out, f"items[{i}].request", it.request, text, spans.get(it.index))
         _ground(out, f"items[{i}].rationale", it.rationale, text, spans.get(it.index))
     record.llm = client.usage_for(letter)
     return out

@@ -161,33 +161,6 @@ class CaseBasics(BaseModel):
     body_regions: list[Fact] = Field(max_length=8)
 
 
-class Treatment(BaseModel):
-    treatment: Short
-    count: int | None = Field(ge=0, le=1000, description="sessions, visits or injections if stated")
-    quote: Quote
-
-
-class ClinicalFinding(BaseModel):
-    kind: Literal["exam", "imaging", "electrodiagnostic"]
-    finding: Short
-    quote: Quote
-
-
-class FunctionChange(BaseModel):
-    change: Literal["improved", "worse", "unchanged"]
-    quote: Quote
-
-
-class CaseHistory(BaseModel):
-    """Treatment so far and documented findings (from the CLINICAL CASE SUMMARY)."""
-
-    prior_treatments: list[Treatment] = Field(max_length=10)
-    findings: list[ClinicalFinding] = Field(max_length=10)
-    pain_scores: list[Fact] = Field(max_length=5)
-    functional_change: FunctionChange | None
-    work_status: Fact | None
-
-
 class ListedItem(BaseModel):
     item: str = Field(min_length=1, max_length=200)
     decision: Literal["upheld", "overturned", "unknown"]
@@ -198,27 +171,6 @@ class ItemsList(BaseModel):
     """The disputed items and the decision word given to each."""
 
     items: list[ListedItem] = Field(max_length=40)
-
-
-class QuantityFact(BaseModel):
-    value: int = Field(ge=0, le=10000)
-    unit: str | None = Field(max_length=40)
-    quote: Quote
-
-
-class SideFact(BaseModel):
-    side: Literal["left", "right", "bilateral"]
-    quote: Quote
-
-
-class ItemRequest(BaseModel):
-    """What one disputed item asks for."""
-
-    treatment: Fact
-    quantity: QuantityFact | None
-    body_part: Fact | None
-    side: SideFact | None
-    spinal_level: Fact | None
 
 
 class ItemRationale(BaseModel):
