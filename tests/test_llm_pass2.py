@@ -118,6 +118,15 @@ def test_absence_claims_found_by_rules():
         assert d.rationale_span[0] <= c.evidence.start < c.evidence.end <= d.rationale_span[1]
 
 
+def test_guideline_criteria_quoted_in_a_rationale_are_not_absence_claims():
+    """Seed 000 quotes the trigger-point criteria list ("(4) Radiculopathy is not present",
+    "(6) No repeat injections unless ..."): requirements, not findings about the patient (the
+    local model once paired the second with the summary's earlier injections)."""
+    a = analyze(Path(__file__).parent / "data" / "seed_000.txt")
+    d = a.record.decisions[0]
+    assert absence_claims(a.letter.text, d.rationale_span) == []
+
+
 def test_key_terms_and_positive_mentions():
     assert key_terms("no documentation of radiculopathy on examination") == {"radicu", "examin"}
     assert mentions_positively("mechanical symptoms", "episodes of locking and catching")

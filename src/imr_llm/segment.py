@@ -10,20 +10,19 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 
-from imr_llm.checks.base import Sections
+from imr_llm.checks.base import LineRegex, Sections, lower_folds
 from imr_llm.extract import dates as dateparse
 from imr_llm.schemas import CaseFacts, Decision, Evidence, Layout, Letter
 
-_ISSUES_HEADINGS = re.compile(
-    r"^[ \t]*(IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)"
-    r"|INDEPENDENT MEDICAL REVIEW DECISION AND RATIONALE)[ \t]*$",
-    re.M,
+_ISSUES_HEADINGS = LineRegex(
+    r"[ \t]*(IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)"
+    r"|INDEPENDENT MEDICAL REVIEW DECISION AND RATIONALE)[ \t]*$"
 )
-_SUMMARY_HEADING = re.compile(
-    r"^[ \t]*(?:(?:CLINICAL |EXPERT REVIEWER'?S? )?CASE SUMMARY"
-    r"|(?:Clinical |Expert Reviewer'?s? )?Case Summary):?[ \t]*$",
-    re.M,
+_SUMMARY_HEADING = LineRegex(
+    r"[ \t]*(?:(?:CLINICAL |EXPERT REVIEWER'?S? )?CASE SUMMARY"
+    r"|(?:Clinical |Expert Reviewer'?s? )?Case Summary):?[ \t]*$"
 )
 # The lead-in sentence between a summary heading and the summary itself (searched in the
 # first _SUMMARY_INTRO_WINDOW characters after the heading only).
@@ -34,29 +33,25 @@ _SUMMARY_INTRO = re.compile(
     re.I,
 )
 _SUMMARY_INTRO_WINDOW = 800
-_HOW_HEADING = re.compile(
-    r"^[ \t]*(HOW THE IMR FINAL DETERMINATION WAS MADE|Medical Qualifications of the Expert Reviewer:?)",
-    re.M | re.I,
+_HOW_HEADING = LineRegex(
+    r"[ \t]*(HOW THE IMR FINAL DETERMINATION WAS MADE|Medical Qualifications of the Expert Reviewer:?)",
+    re.I,
 )
-_DOCS_HEADING = re.compile(r"^[ \t]*DOCUMENTS REVIEWED:?[ \t]*$", re.M)
+_DOCS_HEADING = LineRegex(r"[ \t]*DOCUMENTS REVIEWED:?[ \t]*$")
 _DECISION_WORD = re.compile(r"(?P<word>upheld|overturned|uphold|overturn)[ \t]*\.?[ \t]*$", re.I)
 _DECISION_WORD_LEN = len("overturned")  # the longest decision word
-_CA_LABEL = re.compile(
-    r"^[ \t]*(Claims Administrator guideline:|The Claims Administrator based (?:its|their|his|her) decision on)",
-    re.M,
+_CA_LABEL = LineRegex(
+    r"[ \t]*(Claims Administrator guideline:|The Claims Administrator based (?:its|their|his|her) decision on)"
 )
-_REV_LABEL = re.compile(
-    r"^[ \t]*(MAXIMUS guideline:|The Expert Reviewer based (?:his/her|his|her|its|their) decision on)",
-    re.M,
+_REV_LABEL = LineRegex(
+    r"[ \t]*(MAXIMUS guideline:|The Expert Reviewer based (?:his/her|his|her|its|their) decision on)"
 )
-_RAT_LABEL = re.compile(
-    r"^[ \t]*(Decision rationale:|The Expert Reviewer'?s decision rationale:)", re.M
-)
+_RAT_LABEL = LineRegex(r"[ \t]*(Decision rationale:|The Expert Reviewer'?s decision rationale:)")
 # "Decision based on" (2014-2016) or the "the" of "based its decision on the MTUS ..." (2013).
 _LEAD_IN = re.compile(r"^\s*(?:(?i:Decision\s+based\s+on)\s+)?(?:the\s+(?=[A-Z]))?")
 # 2013 item headings: "1. Request for X is (not) medically necessary and appropriate." The
 # heading may wrap anywhere; it ends at a blank line or at the block's first label.
-_REQUEST_2013 = re.compile(r"^[ \t]*(?P<num>\d{1,2})\.[ \t]+Request[ \t]+for[ \t\n]+", re.M)
+_REQUEST_2013 = LineRegex(r"[ \t]*(?P<num>\d{1,2})\.[ \t]+Request[ \t]+for[ \t\n]+")
 _REQUEST_2013_DECISION = re.compile(
     r"\s+(?:is|are)\s+(?P<neg>not\s+)?medically\s+necessary(?:\s+and\s+appropriate)?\W*$", re.I
 )
@@ -247,21 +242,37 @@ class _Heading:
 
 
 def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans = []
-    pos = start
-    while pos < end:
-        nl = text.find("\n", pos, end)
-        stop = end if nl == -1 else nl
-        spans.append((pos, stop))
-        pos = stop + 1
-    return spans
+    """(start, end) of each line of ``text[start:end]`` (``end <= len(text)``), newlines
+    excluded; no empty last line."""
+    parts = text[start:end].split("\n")
+    if not parts[-1]:
+        parts.pop()
+    offsets = list(accumulate(map((1).__add__, map(len, parts)), initial=start))
+    return [(a, b - 1) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+
+
+def _decision_lines(text: str, start: int, end: int, lines: list[tuple[int, int]]):
+    """Indices of the lines that hold a decision word's start ("uph", "overturn"), found by
+    ``str.find`` in a lower-cased copy; every line when lower-casing moves offsets."""
+    low = text[start:end].lower()
+    if len(low) != end - start:
+        return range(len(lines))
+    firsts = [a for a, _ in lines]
+    found = set()
+    for word in ("uph", "overturn"):
+        i = low.find(word)
+        while i != -1:
+            found.add(bisect_right(firsts, start + i) - 1)
+            i = low.find(word, i + 1)
+    return sorted(found)
 
 
 def _find_headings(text: str, start: int, end: int) -> list[_Heading]:
     lines = _line_spans(text, start, end)
     headings: list[_Heading] = []
     floor = 0
-    for i, (a, b) in enumerate(lines):
+    for i in _decision_lines(text, start, end, lines):
+        a, b = lines[i]
         line = text[a:b]
         # A decision word ends the line (but for spaces and a dot): search only its tail.
         m = _DECISION_WORD.search(line, max(0, len(line.rstrip(" \t.")) - _DECISION_WORD_LEN))
@@ -359,7 +370,8 @@ def _is_boundary_line(line: str) -> bool:
 
 
 def _clean(s: str) -> str:
-    return re.sub(r"\s+", " ", s).strip()
+    """Whitespace runs as one space, none at the ends (``str.split`` splits where ``\\s`` matches)."""
+    return " ".join(s.split())
 
 
 def _outcome(word: str) -> str:
@@ -443,17 +455,30 @@ def _citation(s: str) -> str:
 
 
 _ANCHORS = ("necess", "certif", "supported", "warranted", "indicated")
+# What every _CONCLUSION alternative opens with, searched in a lower-cased copy: ``re`` skips
+# to these in C, where it would try the case-insensitive alternation at every position.
+_CONCLUSION_START = re.compile(
+    r"n(?:ot\s|ever\s|o longer|on-?cert)|can|considered\s|medical\s|unnecessary|is\s"
+    r"|a(?:re|s)\s|w(?:as|ere)\s|be(?:en)?\s|de(?:emed|termined)\s|established\s|found\s"
+)
 
 
 def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | None]:
     """The rationale's own conclusion: the last sentence saying (not) medically necessary."""
     a, b = span
-    low = text[a:b].lower()
+    raw = text[a:b]
+    low = raw.lower()
+    fast = lower_folds(raw, low)
     anchors = sorted({i for word in _ANCHORS for i in _find_all(low, word)}, reverse=True)
     last = None
     for pos in anchors:
         window_start = a + max(0, pos - 140)
-        for m in _CONCLUSION.finditer(text, window_start, min(b, a + pos + 90)):
+        window_end = min(b, a + pos + 90)
+        if fast:
+            found = _conclusions(text, low, a, window_start, window_end)
+        else:
+            found = _CONCLUSION.finditer(text, window_start, window_end)
+        for m in found:
             if last is None or m.end() > last.end():
                 last = m
         if last is not None and last.end() >= a + pos:
@@ -464,6 +489,22 @@ def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | 
     s1 = _sentence_end(text, last.end(), b)
     ev = Evidence(quote=text[s0:s1], start=s0, end=s1)
     return ("not_medically_necessary" if last.group("neg") else "medically_necessary"), ev
+
+
+def _conclusions(text: str, low: str, base: int, start: int, end: int):
+    """``_CONCLUSION.finditer(text, start, end)``, trying it only where ``low`` (``text``
+    lower-cased from ``base``, see ``lower_folds``) has one of the opening pairs."""
+    pos = start
+    while True:
+        c = _CONCLUSION_START.search(low, pos - base, end - base)
+        if c is None:
+            return
+        m = _CONCLUSION.match(text, base + c.start(), end)
+        if m is None:
+            pos = base + c.start() + 1
+        else:
+            yield m
+            pos = m.end()
 
 
 def _find_all(haystack: str, needle: str):
@@ -560,6 +601,10 @@ _HEADER_LABELS_2013 = {
     "decision_date": r"(?m:^[ \t]*Dated:)|Decision\s+Date:",
     "ur_denial_date": r"Date\s+of\s+UR\s+Decision:|UR\s+Denial\s+Date:",
 }
+_LABEL_RX = {name: re.compile(p) for name, p in _HEADER_LABELS.items()}
+_LABEL_RX_2013 = {name: re.compile(p) for name, p in _HEADER_LABELS_2013.items()}
+# What each label's value is (a date unless named here).
+_VALUE_KIND = {"case_number": "case", "priority": "priority"}
 _ASSIGNED_2013 = re.compile(
     r"Notice\s+of\s+Assignment\b(?:\s+and\s+Request\s+for\s+Information)?"
     r"(?:\s+(?:was|were)\s+sent)?\s+(?:on|dated)\s+"
@@ -578,9 +623,9 @@ def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
     stop = _HOW_HEADING.search(text[:4000])
     head = text[: stop.start() if stop else 2500]
     tokens: list[tuple[int, int, str, str, object]] = []
-    labels = _HEADER_LABELS_2013 if layout == "dwc-2013" else _HEADER_LABELS
-    for name, pat in labels.items():
-        m = re.search(pat, head)
+    labels = _LABEL_RX_2013 if layout == "dwc-2013" else _LABEL_RX
+    for name, rx in labels.items():
+        m = rx.search(head)
         if m:
             tokens.append((m.start(), m.end(), "label", name, None))
     for m in _CASE_NO.finditer(head):
@@ -588,7 +633,7 @@ def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
     for m in _PRIORITY.finditer(head):
         tokens.append((m.start(), m.end(), "value", "priority", m.group(1).capitalize()))
     assigned = None
-    if layout == "dwc-2013" and not re.search(labels["date_assigned"], head):
+    if layout == "dwc-2013" and not labels["date_assigned"].search(head):
         am = _ASSIGNED_2013.search(head)
         if am and (d := dateparse.date_at(head, am.end())):
             assigned = (am.end(), d)
@@ -602,7 +647,7 @@ def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
     n = len(tokens)
 
     def fits(li: int, vi: int) -> bool:
-        want = {"case_number": "case", "priority": "priority"}.get(tokens[li][3], "date")
+        want = _VALUE_KIND.get(tokens[li][3], "date")
         return want == tokens[vi][3] and li not in paired and vi not in paired
 
     def blank_between(i: int, j: int) -> bool:

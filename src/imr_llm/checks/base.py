@@ -119,3 +119,60 @@ def finditer_at(
         else:
             yield m
             pos = m.end()
+
+
+def matches_at(
+    rx: re.Pattern, text: str, starts: Iterable[int], endpos: int | None = None
+) -> Iterator[re.Match]:
+    """``rx.finditer`` over ``text`` (up to ``endpos``), trying ``rx`` only at ``starts``:
+    sorted positions, a superset of those where ``rx`` can begin a match (which must never be
+    empty)."""
+    end = len(text) if endpos is None else endpos
+    pos = 0
+    for p in starts:
+        if p < pos:
+            continue
+        m = rx.match(text, p, end)
+        if m is not None:
+            yield m
+            pos = m.end()
+
+
+# The non-ASCII characters re.I matches to ASCII letters; ``str.lower`` maps none of them to
+# its ASCII letter one for one.
+FOLD_UNSAFE = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def lower_folds(text: str, low: str) -> bool:
+    """Whether ``low`` (``text.lower()``) can stand in for ``text`` under re.I: wherever a
+    case-insensitive run of ASCII letters matches in ``text``, ``low`` holds it lower-cased at
+    the same offset."""
+    return len(low) == len(text) and not any(c in text for c in FOLD_UNSAFE)
+
+
+class LineRegex:
+    """A pattern anchored at line starts (``^`` under ``re.M``) with ``search`` and ``finditer``
+    that find the very same matches, faster.
+
+    ``re`` tries a ``^`` pattern at every position of the text; the same body after a literal
+    newline lets it skip from line to line in C. ``body`` must never match the empty string.
+    """
+
+    def __init__(self, body: str, flags: int = 0):
+        self.rx = re.compile(f"^(?:{body})", flags | re.M)
+        self._after_newline = re.compile(f"\n(?:{body})", flags | re.M)
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
+        pos = max(pos, 0)
+        end = len(text) if endpos is None else endpos
+        if pos == 0 or (0 < pos <= len(text) and text[pos - 1] == "\n"):
+            m = self.rx.match(text, pos, end)
+            if m is not None:
+                return m
+        n = self._after_newline.search(text, pos, end)
+        return None if n is None else self.rx.match(text, n.start() + 1, end)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match]:
+        while (m := self.search(text, pos, endpos)) is not None:
+            yield m
+            pos = m.end()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from imr_llm.checks.base import CheckContext, finding, finditer_at, register
+from imr_llm.checks.base import (
+    CheckContext,
+    finding,
+    finditer_at,
+    lower_folds,
+    matches_at,
+    register,
+)
 from imr_llm.schemas import Finding
 
 _SLASHED = re.compile(
@@ -26,21 +33,59 @@ _THIRD_PARTY = re.compile(
 )
 MIN_OPPOSITE = 2
 # Where the patterns above can begin (for ``finditer_at``): a word starting with h or s
-# (U+017F is the long s that re.I matches for "s"), or a number not inside a word that
-# runs into "year"/"yr".
+# (U+017F is the long s, U+0130/U+0131 the dotted and dotless i that re.I matches for "s"
+# and "i").
 _SLASHED_START = re.compile(r"[HhSs\u017f](?<!\w[HhSs\u017f])(?=\w{0,2}[/ ])")
 _PRONOUN_START = {
-    "male": re.compile(r"[Hh](?<!\w[Hh])"),
-    "female": re.compile(r"[HhSs\u017f](?<!\w[HhSs\u017f])"),
+    "male": re.compile(r"[Hh](?<!\w[Hh])(?=[Ee]\b|[Ii\u0130\u0131][MmSs])"),
+    "female": re.compile(
+        r"[HhSs\u017f](?<!\w[HhSs\u017f])(?:(?<=[Hh])(?=[Ee][Rr])|(?<![Hh])(?=[Hh][Ee]\b))"
+    ),
 }
-_AGE_START = re.compile(r"\d(?<!\w\d)(?=\d{0,2}[- ][Yy])")
+
+
+def _age_starts(text: str, start: int, end: int) -> list[int]:
+    """Where _AGE or _SEX_STATEMENT can begin in ``text[start:end]`` (a superset): the one to
+    three digits before each "[- ][Yy]", found by ``str.find``."""
+    out = set()
+    for mark in (" y", " Y", "-y", "-Y"):
+        q = text.find(mark, start, end)
+        while q != -1:
+            p = q
+            while p > start and q - p < 3 and text[p - 1].isdecimal():
+                p -= 1
+            if p < q:
+                out.add(p)
+            q = text.find(mark, q + 1, end)
+    return sorted(out)
+
+
+def _slashed_starts(text: str) -> list[int] | None:
+    """Where _SLASHED can begin (a superset): an h or s one to three characters before each
+    "/" or " or "; None when lower-casing ``text`` does not keep its letters in place."""
+    low = text.lower()
+    if not lower_folds(text, low):
+        return None
+    out = set()
+    for mark in ("/", " or "):
+        q = low.find(mark)
+        while q != -1:
+            out.update(p for p in range(max(0, q - 3), q) if low[p] in "hs")
+            q = low.find(mark, q + 1)
+    return sorted(out)
 
 
 def _blank_slashed(text: str) -> str:
     """``text`` with "he/she", "his or her" ... blanked (same length)."""
     parts = []
     last = 0
-    for m in finditer_at(_SLASHED_START, _SLASHED, text):
+    starts = _slashed_starts(text)
+    found = (
+        finditer_at(_SLASHED_START, _SLASHED, text)
+        if starts is None
+        else matches_at(_SLASHED, text, starts)
+    )
+    for m in found:
         parts += (text[last : m.start()], " " * (m.end() - m.start()))
         last = m.end()
     if not parts:
@@ -85,7 +130,8 @@ def demographics(ctx: CheckContext) -> list[Finding]:
             )
     if case.patient_age and ctx.sections.summary:
         first = None
-        for m in finditer_at(_AGE_START, _AGE, ctx.text, ctx.sections.summary[0]):
+        start = ctx.sections.summary[0]
+        for m in matches_at(_AGE, ctx.text, _age_starts(ctx.text, start, len(ctx.text))):
             age = int(m.group(1))
             if first is None:
                 first = m
@@ -130,7 +176,7 @@ def _right_after_statement(
     """An opposite pronoun that opens the sentence right after the sex is stated."""
     sex = "female" if other == "male" else "male"
     for a, b in spans:
-        for st in finditer_at(_AGE_START, _SEX_STATEMENT[sex], ctx.text, a, b):
+        for st in matches_at(_SEX_STATEMENT[sex], ctx.text, _age_starts(ctx.text, a, b), b):
             stop = ctx.text.find(". ", st.end(), min(b, st.end() + _NEXT_SENTENCE))
             if stop == -1:
                 continue

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.base import CheckContext, finding, lower_folds, register
 from imr_llm.schemas import Finding
 
 # (pattern, literal words one of which the lowered text must hold before the regex runs)
@@ -59,16 +60,24 @@ _PATTERNS: list[tuple[str, tuple[str, ...]]] = [
 # Template labels a planted sentence may follow on the same line; never blank them.
 _LABEL = re.compile(r"(?:rationale|guideline|SUMMARY|below|decision on):[ \t]*", re.I)
 _COMPILED = [(re.compile(p, re.I), words) for p, words in _PATTERNS]
+# Where a pattern can begin, in the lower-cased text (see ``lower_folds``), for a pattern whose
+# words are common in letters: ``re`` skips to these in C instead of trying the pattern at
+# every position.
+_STARTS = {
+    _PATTERNS[5][0]: re.compile(r"(?:report|mark|classify|treat|label|flag)\s+th"),
+}
+_COMPILED_STARTS = [_STARTS.get(rx.pattern) for rx, _ in _COMPILED]
 
 
 def find_instructions(text: str) -> list[tuple[int, int]]:
     """Sentence spans holding text addressed to automated readers, merged and in order."""
     low = text.lower()
+    folds = lower_folds(text, low)
     hits = sorted(
         (m.start(), m.end())
-        for rx, words in _COMPILED
+        for (rx, words), starts in zip(_COMPILED, _COMPILED_STARTS, strict=True)
         if any(w in low for w in words)
-        for m in rx.finditer(text)
+        for m in (_finditer_from(starts, rx, text, low) if folds and starts else rx.finditer(text))
     )
     spans: list[tuple[int, int]] = []
     for start, end in hits:
@@ -82,6 +91,18 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
         else:
             spans.append((a, b))
     return spans
+
+
+def _finditer_from(starts: re.Pattern, rx: re.Pattern, text: str, low: str) -> Iterator[re.Match]:
+    """``rx.finditer(text)``, trying ``rx`` only where ``starts`` matches in ``low``."""
+    pos = 0
+    while (c := starts.search(low, pos)) is not None:
+        m = rx.match(text, c.start())
+        if m is None:
+            pos = c.start() + 1
+        else:
+            yield m
+            pos = m.end()
 
 
 def mask(text: str, spans: list[tuple[int, int]]) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.base import CheckContext, LineRegex, finding, register
 from imr_llm.schemas import Finding
 
-_CA_LABEL = re.compile(r"^[ \t]*Claims Administrator guideline:", re.M)
+_CA_LABEL = LineRegex(r"[ \t]*Claims Administrator guideline:")
 MIN_RATIONALE_CHARS = 25
 
 

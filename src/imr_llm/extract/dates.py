@@ -56,15 +56,11 @@ def to_date(m: re.Match) -> date | None:
 
 # ``DATE_RE.finditer`` is slow: ``re`` tries the case-insensitive month names at every position
 # of the text. ``_matches`` yields the very same matches, but tries ``DATE_RE`` only where a date
-# can start, found by two patterns ``re`` scans quickly (each begins with a plain character set):
-# a number not after [\d/.-] that runs into "/" or "-", and the first three letters of a month
-# name in a lower-cased copy of the range (same offsets). Every start of a ``DATE_RE`` match is
-# one of these positions, so trying ``DATE_RE.match`` at each in order, skipping those inside
-# the last match, is ``finditer``.
-_NUMBER_START = re.compile(r"\d(?<![\d/.-]\d)(?=\d{0,3}[/-])")
-_MONTH_START = re.compile(
-    r"j(?=an|u[nl])|f(?=eb)|m(?=a[ry])|a(?=pr|ug)|s(?=ep)|o(?=ct)|n(?=ov)|d(?=ec)"
-)
+# can start, found by ``str.find``: a number of one to four digits, not after [\d/.-], that runs
+# into "/" or "-", and the first three letters of a month name in a lower-cased copy of the range
+# (same offsets). Every start of a ``DATE_RE`` match is one of these positions, so trying
+# ``DATE_RE.match`` at each in order, skipping those inside the last match, is ``finditer``.
+_MONTH_PREFIXES = sorted({name[:3] for name in _MONTHS})
 # Under re.I the month letters also match U+017F (long s) for "s"; nothing else in the first
 # three letters has a non-ASCII case twin. The fallback keeps offsets when lower() would not.
 _ASCII_LOWER = str.maketrans({**{chr(c): chr(c + 32) for c in range(65, 91)}, "\u017f": "s"})
@@ -93,15 +89,34 @@ def _starts(text: str, start: int, end: int) -> list[int]:
     for lo, hi, starts in ranges:
         if lo <= start and end <= hi:
             return starts[bisect_left(starts, start) : bisect_left(starts, end)]
-    starts = [m.start() for m in _NUMBER_START.finditer(text, start, end)]
-    starts += [
-        start + m.start() for m in _MONTH_START.finditer(_lower_same_offsets(text[start:end]))
-    ]
+    starts = _number_starts(text, start, end)
+    low = _lower_same_offsets(text[start:end])
+    for prefix in _MONTH_PREFIXES:
+        i = low.find(prefix)
+        while i != -1:
+            starts.append(start + i)
+            i = low.find(prefix, i + 1)
     starts.sort()
     if len(ranges) >= 32:
         ranges.clear()
     ranges.append((start, end, starts))
     return starts
+
+
+def _number_starts(text: str, start: int, end: int) -> list[int]:
+    """Where a number that runs into "/" or "-" starts in ``text[start:end]``: one to four
+    digits (``\\d``: ``str.isdecimal``) not after [\\d/.-], found back from each separator."""
+    out = []
+    for sep in "/-":
+        q = text.find(sep, start, end)
+        while q != -1:
+            p = q
+            while p > 0 and q - p < 5 and text[p - 1].isdecimal():
+                p -= 1
+            if 0 < q - p <= 4 and p >= start and (p == 0 or text[p - 1] not in "/.-"):
+                out.append(p)
+            q = text.find(sep, q + 1, end)
+    return out
 
 
 def _matches(text: str, start: int, end: int) -> Iterator[re.Match]:

@@ -372,7 +372,8 @@ _X_STOP = re.compile(
 _GUIDELINE_TALK = re.compile(
     r"\b(?:MTUS|ACOEM|ODG|guidelines?|recommend(?:s|ed)?|supports?|advis\w*|indicated\s+(?:for|when|only)|"
     r"are\s+an?\s+option|should|may\s+be|is\s+an?\s+option|criteria\s+(?:for|include)|"
-    r"(?:when|if|unless)\s+there|only\s+(?:when|if|after)|in\s+patients)\b",
+    r"(?:when|if)\s+there|unless|only\s+(?:when|if|after)|in\s+patients)\b"
+    r"|^\s*\(\d{1,2}\)\s",  # an item of an enumerated criteria list: "(6) No repeat ..."
     re.I,
 )
 _PATIENT_STRONG = re.compile(
