@@ -308,10 +308,20 @@ _SIDE_ABBREV = {"R": "right", "L": "left", "B": "bilateral"}
 _LIMB_ABBREV = re.compile(r"[RLB](?:UE|LE)s?")
 
 
+# _SIDE_BEFORE cannot match without one of these (searched lower-cased where ``lower`` keeps
+# every letter in place: no dotted or dotless i, long s or Kelvin sign).
+_SIDE_WORDS = ("left", "right", "both", "bilateral")
+_SIDE_UNSAFE = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
 def _side(text: str, m: Mention) -> str | None:
     if _LIMB_ABBREV.fullmatch(m.text):
         return _SIDE_ABBREV[m.text[0]]
-    sm = _SIDE_BEFORE.search(text[max(0, m.start - 40) : m.start])
+    before = text[max(0, m.start - 40) : m.start]
+    low = before.lower()
+    if not any(w in low for w in _SIDE_WORDS) and not any(c in before for c in _SIDE_UNSAFE):
+        return None
+    sm = _SIDE_BEFORE.search(before)
     if not sm:
         return None
     return "bilateral" if sm.group("both") else sm.group("side").lower()
