@@ -514,6 +514,8 @@ def test_from_env_and_from_cli(tmp_path):
     local = LLMConfig.from_cli(backend="local", env={})
     assert local.backend == "local" and local.mode == "TOOLS" and local.concurrency == 1
     assert local.letter_role == "system" and cfg.letter_role == "user"
+    assert local.max_reasks == 1 and cfg.max_reasks == 2
+    assert LLMConfig.from_cli(backend="local", env={"IMR_LLM_MAX_REASKS": "3"}).max_reasks == 3
     with pytest.raises(LLMConfigError, match="loopback|127.0.0.1"):
         LLMConfig.from_cli(backend="local", base_url="http://10.0.0.5:8000/v1", env={})
     with pytest.raises(ValidationError):

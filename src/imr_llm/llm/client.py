@@ -231,6 +231,9 @@ class LLMConfig(BaseModel):
             "concurrency": 1,
             "max_prompt_chars": 24_000,
             "letter_role": env.get("IMR_LLM_LETTER_ROLE") or "system",
+            # One re-ask: on the 1.5B model every rescued answer came on the first re-ask (7
+            # corpus/seed letters, 2026-12-06); a second one only added a long failed answer.
+            "max_reasks": env.get("IMR_LLM_MAX_REASKS") or 1,
             **overrides,
         }
         try:
