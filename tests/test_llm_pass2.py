@@ -128,6 +128,14 @@ def test_guideline_criteria_quoted_in_a_rationale_are_not_absence_claims():
 
 
 def test_key_terms_and_positive_mentions():
+    # reviewed false alarms on real letters (CM17-0016311): a score range is not relief, and
+    # "includes ... activity" is not functional improvement
+    assert mentions_positively("pain relief", "pain 8/10 down to 4/10 with medication")
+    assert not mentions_positively("at least 30% pain relief", "pain rated 6/10 to 10/10 on VAS")
+    assert not mentions_positively(
+        "objective functional improvement to include, activities of daily living",
+        "Treatment to date includes modified work activity, home exercise program",
+    )
     assert key_terms("no documentation of radiculopathy on examination") == {"radicu", "examin"}
     assert mentions_positively("mechanical symptoms", "episodes of locking and catching")
     assert mentions_positively("radiculopathy", "positive straight leg raise on the left")

@@ -267,7 +267,8 @@ _WEAK = frozenset(
     shoulder shoulders knee knees hip hips back lumbar lumbosacral cervical thoracic neck spine
     spinal wrist wrists hand hands elbow elbows ankle ankles foot feet arm arms leg legs thumb
     finger fingers toe toes muscle muscles joint joints region regions side sides applicant
-    actual provided explanation need needed needs
+    actual provided explanation need needed needs include includes including activity activities
+    terms
     """.split()  # noqa: SIM905
 )
 
@@ -306,12 +307,22 @@ def _positive_hits(claim: str, quote: str) -> tuple[bool, bool]:
         for m in re.finditer(r"[A-Za-z][A-Za-z\-]{2,}", quote)
     )
     concept = any(
-        not _negated(quote, *m.span())
+        not _negated(quote, *m.span()) and not _score_range(m.group())
         for claim_pat, evidence_pat in _CONCEPTS
         if claim_pat.search(claim)
         for m in evidence_pat.finditer(quote)
     )
     return literal, concept
+
+
+_TWO_SCORES = re.compile(r"(\d{1,2})\s*/\s*10\b.*?\b(\d{1,2})\s*/\s*10", re.S)
+
+
+def _score_range(match: str) -> bool:
+    """Whether ``match`` pairs two pain scores that do not fall ("pain rated 6/10 to 10/10" is
+    a range, not relief)."""
+    m = _TWO_SCORES.search(match)
+    return m is not None and int(m.group(2)) >= int(m.group(1))
 
 
 def mentions_positively(claim: str, quote: str, strict: bool = False) -> bool:
