@@ -131,6 +131,12 @@ def test_key_terms_and_positive_mentions():
     # reviewed false alarms on real letters (CM17-0016311): a score range is not relief, and
     # "includes ... activity" is not functional improvement
     assert mentions_positively("pain relief", "pain 8/10 down to 4/10 with medication")
+    # a complaint answers a claim about symptoms, not one about specific nerve compromise
+    assert not mentions_positively("specific nerve root compromise", "right arm paresthesias")
+    assert mentions_positively("radicular symptoms", "burning pain with numbness of the foot")
+    assert mentions_positively(
+        "specific nerve root compromise", "decreased sensation in the L5 dermatome"
+    )
     assert not mentions_positively("at least 30% pain relief", "pain rated 6/10 to 10/10 on VAS")
     assert not mentions_positively(
         "objective functional improvement to include, activities of daily living",

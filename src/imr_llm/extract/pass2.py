@@ -118,17 +118,29 @@ _STOP = frozenset(
     """.split()  # noqa: SIM905
 )
 _CONCEPTS: list[tuple[re.Pattern, re.Pattern]] = [
+    # Nerve involvement. Signs (exam, imaging, electrodiagnosis) answer any such claim;
+    # complaints (numbness, tingling, burning) answer only a claim about symptoms or one that
+    # asks for no "specific"/"objective" evidence or "compromise" (reviewed: a diagnosis of arm
+    # paresthesias does not show "specific nerve compromise", CM16-0213037).
     (
         re.compile(r"radicul|nerve\s+root|neurolog|neuropath|dermatom", re.I),
         re.compile(
             r"radicul|positive\s+(?:straight[- ]leg|SLR|Spurling)|\bSLR\b|dermatom|"
             r"(?:decreased|diminished|reduced|altered|absent|loss\s+of)\s+(?:\w+\s+){0,2}"
-            r"(?:sensation|reflex(?:es)?|strength)|weakness|numbness|tingling|paresthes|"
+            r"(?:sensation|reflex(?:es)?|strength)|"
             r"nerve\s+root\s+(?:impingement|compression|contact|irritation)|"
             r"(?:contacting|compressing|impinging)\s+(?:\w+\s+){0,3}nerve\s+root|"
-            r"burning|neuropath|sciatica",
+            r"neuropath|sciatica",
             re.I,
         ),
+    ),
+    (
+        re.compile(
+            r"^(?=.*(?:radicul|nerve\s+root|neurolog|neuropath|dermatom))"
+            r"(?:(?=.*symptom)|(?!.*\b(?:specific|objective|compromise)))",
+            re.I | re.S,
+        ),
+        re.compile(r"weakness|numbness|tingling|paresthes|burning", re.I),
     ),
     (
         re.compile(r"sciatic", re.I),
