@@ -99,18 +99,26 @@ def finding(
 
 
 def finditer_at(
-    starts: re.Pattern, rx: re.Pattern, text: str, pos: int = 0, endpos: int | None = None
+    starts: re.Pattern,
+    rx: re.Pattern,
+    text: str,
+    pos: int = 0,
+    endpos: int | None = None,
+    scan: str | None = None,
 ) -> Iterator[re.Match]:
     """``rx.finditer(text, pos, endpos)``, trying ``rx`` only where ``starts`` matches.
 
     ``re`` tries a pattern that opens with ``\\b`` or a case-insensitive word list at every
     position of the text, which is slow; ``starts``, opening with a plain character class, lets
     it skip ahead in C. ``starts`` must match (in the same bounds) wherever ``rx`` can begin a
-    match, and ``rx`` must never match the empty string.
+    match, and ``rx`` must never match the empty string. ``scan``, when given, is the text
+    ``starts`` searches instead: a copy with the same offsets (``text.lower()``, see
+    ``lower_folds``).
     """
     end = len(text) if endpos is None else endpos
+    scan = text if scan is None else scan
     while True:
-        c = starts.search(text, pos, end)
+        c = starts.search(scan, pos, end)
         if c is None:
             return
         m = rx.match(text, c.start(), end)

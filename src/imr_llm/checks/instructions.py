@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-from imr_llm.checks.base import CheckContext, finding, lower_folds, register
+from imr_llm.checks.base import CheckContext, finding, finditer_at, lower_folds, register
 from imr_llm.schemas import Finding
 
 # (pattern, literal words one of which the lowered text must hold before the regex runs)
@@ -77,7 +76,9 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
         (m.start(), m.end())
         for (rx, words), starts in zip(_COMPILED, _COMPILED_STARTS, strict=True)
         if any(w in low for w in words)
-        for m in (_finditer_from(starts, rx, text, low) if folds and starts else rx.finditer(text))
+        for m in (
+            finditer_at(starts, rx, text, scan=low) if folds and starts else rx.finditer(text)
+        )
     )
     spans: list[tuple[int, int]] = []
     for start, end in hits:
@@ -91,18 +92,6 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
         else:
             spans.append((a, b))
     return spans
-
-
-def _finditer_from(starts: re.Pattern, rx: re.Pattern, text: str, low: str) -> Iterator[re.Match]:
-    """``rx.finditer(text)``, trying ``rx`` only where ``starts`` matches in ``low``."""
-    pos = 0
-    while (c := starts.search(low, pos)) is not None:
-        m = rx.match(text, c.start())
-        if m is None:
-            pos = c.start() + 1
-        else:
-            yield m
-            pos = m.end()
 
 
 def mask(text: str, spans: list[tuple[int, int]]) -> str:

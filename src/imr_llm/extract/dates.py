@@ -7,6 +7,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date
 
+from imr_llm.checks.base import matches_at
+
 _MONTHS = {
     m: i
     for i, names in enumerate(
@@ -121,14 +123,7 @@ def _number_starts(text: str, start: int, end: int) -> list[int]:
 
 def _matches(text: str, start: int, end: int) -> Iterator[re.Match]:
     """``DATE_RE.finditer(text, start, end)``, faster."""
-    pos = start
-    for p in _starts(text, start, end):
-        if p < pos:
-            continue
-        m = DATE_RE.match(text, p, end)
-        if m is not None:
-            yield m
-            pos = m.end()
+    return matches_at(DATE_RE, text, _starts(text, start, end), end)
 
 
 def find_dates(

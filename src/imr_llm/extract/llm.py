@@ -44,9 +44,10 @@ class LLMExtraction(BaseModel):
     """Pass-1 answers plus, for every quote, its exact place in the letter.
 
     ``evidence`` maps a fact's path to its Evidence: ``basics.age``, ``basics.diagnoses[0]``,
-    ``items_list.items[1]``, ``items[0].rationale.conclusion``, ``items[0].rationale.missing[1]``. ``dropped`` lists facts
-    removed because their value does not appear in their own quote; ``failed_questions`` the
-    templates the model could not answer with grounded quotes (their parts stay None).
+    ``items_list.items[1]``, ``items[0].rationale.conclusion``,
+    ``items[0].rationale.missing[1]``. ``dropped`` lists facts removed because their value does
+    not appear in their own quote; ``failed_questions`` the templates the model could not
+    answer with grounded quotes (their parts stay None).
     """
 
     basics: CaseBasics | None = None

@@ -15,6 +15,8 @@ from itertools import accumulate, compress
 
 from pydantic import BaseModel, Field
 
+from imr_llm.checks.base import FOLD_UNSAFE
+
 
 class Limit(BaseModel):
     """A numeric limit a guideline sets for a topic (e.g. at most 6 massage visits)."""
@@ -311,7 +313,6 @@ _LIMB_ABBREV = re.compile(r"[RLB](?:UE|LE)s?")
 # _SIDE_BEFORE cannot match without one of these (searched lower-cased where ``lower`` keeps
 # every letter in place: no dotted or dotless i, long s or Kelvin sign).
 _SIDE_WORDS = ("left", "right", "both", "bilateral")
-_SIDE_UNSAFE = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 def _side(text: str, m: Mention) -> str | None:
@@ -319,7 +320,7 @@ def _side(text: str, m: Mention) -> str | None:
         return _SIDE_ABBREV[m.text[0]]
     before = text[max(0, m.start - 40) : m.start]
     low = before.lower()
-    if not any(w in low for w in _SIDE_WORDS) and not any(c in before for c in _SIDE_UNSAFE):
+    if not any(w in low for w in _SIDE_WORDS) and not any(c in before for c in FOLD_UNSAFE):
         return None
     sm = _SIDE_BEFORE.search(before)
     if not sm:

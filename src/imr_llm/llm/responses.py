@@ -115,15 +115,16 @@ def _grounded(value: str, info: ValidationInfo) -> str:
     return value
 
 
-Quote = Annotated[
+# A quote the caller places and checks itself (pass 2, summary sentences): not validated here.
+LooseQuote = Annotated[
     str,
     Field(
         min_length=2,
         max_length=QUOTE_MAX,
         description="a short phrase copied word for word from the letter",
     ),
-    AfterValidator(_grounded),
 ]
+Quote = Annotated[LooseQuote, AfterValidator(_grounded)]
 Short = Annotated[str, Field(min_length=1, max_length=120)]
 
 
@@ -185,14 +186,7 @@ class ItemRationale(BaseModel):
 
 class SummarySentence(BaseModel):
     sentence: str = Field(min_length=3, max_length=300)
-    quote: Annotated[
-        str,
-        Field(
-            min_length=2,
-            max_length=QUOTE_MAX,
-            description="a short phrase copied word for word from the letter",
-        ),
-    ]
+    quote: LooseQuote
 
 
 class SummaryAnswer(BaseModel):
@@ -223,15 +217,6 @@ class SummaryAnswer(BaseModel):
 # are ``LooseQuote``: not validated against the letter (so one bad quote in a list does not
 # throw away the whole answer and cost two re-asks), because pass 2 checks every quote itself,
 # more strictly (inside the right section or rationale), and drops the ones it cannot place.
-
-LooseQuote = Annotated[
-    str,
-    Field(
-        min_length=2,
-        max_length=QUOTE_MAX,
-        description="a short phrase copied word for word from the letter",
-    ),
-]
 
 
 LooseText = Annotated[str, Field(min_length=1, max_length=QUOTE_MAX)]
