@@ -10,7 +10,7 @@ import pytest
 from imr_llm.checks.dates import date_order
 from imr_llm.checks.demographics import demographics
 from imr_llm.checks.guidelines import check_guideline_region, check_guideline_topic
-from imr_llm.checks.treatment import check_crossed_rationale
+from imr_llm.checks.treatment import check_treatment_mismatch
 from imr_llm.guidelines import covers, treatment_topics
 from imr_llm.schemas import CaseFacts
 from test_checks_guidelines import Item, build, run
@@ -291,8 +291,134 @@ def test_rationale_names_only_the_other_items_treatment():
             "for acupuncture is not medically necessary.",
         ),
     )
-    found = sorted((f.decision_index, f.code) for f in run(check_crossed_rationale, ctx))
+    found = sorted((f.decision_index, f.code) for f in run(check_treatment_mismatch, ctx))
     assert found == [(0, "treatment-mismatch"), (1, "treatment-mismatch")]
+
+
+def test_conclusion_naming_another_item_is_flagged_once():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Acupuncture therapy sessions lumbar spine #6",
+            "Treatment to date has included chiropractic care, acupuncture and medications. "
+            "Imaging is indicated for red flags; none are documented. The request for MRI of "
+            "the lumbar spine is not medically necessary.",
+        ),
+        Item("MRI of the lumbar spine", MRI_RATIONALE + " The MRI is not medically necessary."),
+    )
+    (f,) = run(check_treatment_mismatch, ctx)
+    assert f.decision_index == 0 and "'MRI of the lumbar spine'" in f.message
+    assert f.evidence[1].quote == (
+        "The request for MRI of the lumbar spine is not medically necessary"
+    )
+
+
+def test_conclusion_quoting_another_items_request_word_for_word():
+    ctx = build(
+        NECK_AND_BACK,
+        Item("Assistant PA", "A surgical assistant is appropriate for complex surgery."),
+        Item(
+            "Pre-operative CBC",
+            "A surgical assistant is available for a complex surgery. As such, the requested "
+            '"Assistant PA" is medically necessary.',
+        ),
+    )
+    (f,) = run(check_treatment_mismatch, ctx)
+    assert f.decision_index == 1 and "Assistant PA" in f.evidence[1].quote
+
+
+@pytest.mark.parametrize(
+    ("item", "rationale", "says"),
+    [
+        (
+            "NCS/EMG RUE",
+            "No, the request for electrodiagnostic testing of the right upper extremity was not "
+            "medically necessary. The provider stated that the ultrasound testing in question "
+            "was ordered to rule out a brachial plexopathy.",
+            "ultrasound testing",
+        ),
+        (
+            "One (1) x-ray of the thoracic spine",
+            "X-rays and MRI may be necessary if there is nerve impairment. There are no red "
+            "flags that would warrant a cervical MRI at this time.",
+            "cervical MRI",
+        ),
+    ],
+)
+def test_phrase_pointing_at_another_treatment_or_region(item, rationale, says):
+    (f,) = run(check_treatment_mismatch, build(NECK_AND_BACK, Item(item, rationale)))
+    assert f"decides '{says}'" in f.message
+
+
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        "The knee MRI was ordered on the November 1, 2016 office visit at issue. MRI imaging "
+        "of the knee is indicated only if surgery is considered.",
+        "The MRI in question would not change the plan. The request for MRI of the left knee "
+        "without contrast is not medically necessary.",
+        "There is nothing that would warrant a repeat knee MRI at this time.",
+    ],
+)
+def test_phrases_about_the_item_itself_are_silent(rationale):
+    ctx = build(NECK_AND_BACK, Item("MRI of the left knee without contrast", rationale))
+    assert run(check_treatment_mismatch, ctx) == []
+
+
+def test_conclusion_that_cascades_from_the_surgery_is_silent():
+    ctx = build(
+        NECK_AND_BACK,
+        Item("Right shoulder arthroscopy", "Surgery is indicated after failed therapy."),
+        Item(
+            "Assistant PA",
+            "As the requested shoulder arthroscopy is not medically necessary, the requested "
+            "Assistant PA is also not medically necessary.",
+        ),
+        Item(
+            "Post-op physical therapy 12 visits",
+            "As the requested surgery is not medically necessary, the associated request is "
+            "not medically necessary.",
+        ),
+    )
+    assert run(check_treatment_mismatch, ctx) == []
+
+
+def test_words_two_items_share_do_not_name_either():
+    ctx = build(
+        NECK_AND_BACK,
+        Item(
+            "Fanatrex 25mg/ml oral suspension 420ml",
+            "Muscle relaxants are for a short course. The patient was given oral suspension "
+            "Tabradol; there is no reason he cannot take tablets.",
+        ),
+        Item(
+            "Tabradol 1mg/ml oral suspension, 250ml",
+            "Muscle relaxants are for a short course; Tabradol is not supported.",
+        ),
+    )
+    found = run(check_treatment_mismatch, ctx)
+    assert [(f.decision_index, f.evidence[1].quote) for f in found] == [(0, "Muscle relaxants")]
+
+
+@pytest.mark.parametrize(
+    ("item", "rationale", "other"),
+    [
+        (
+            "Physical exam 2 times 8",
+            "Up to 10 visits of physical therapy are recommended; the patient is in physical "
+            "therapy now, so additional physical therapy is not needed.",
+            "physical therapy",
+        ),
+        (
+            "Tramadol 50mg every 4-6 hours as needed for moderate to severe pain #30",
+            "Benzodiazepines are not recommended for acute or chronic pain.",
+            "Benzodiazepines",
+        ),
+    ],
+)
+def test_shared_generic_words_do_not_name_the_item(item, rationale, other):
+    (f,) = run(check_treatment_mismatch, build(NECK_AND_BACK, Item(item, rationale)))
+    assert f.evidence[1].quote == other
 
 
 def test_rationale_naming_its_own_item_or_a_surgery_is_silent():
@@ -308,4 +434,4 @@ def test_rationale_naming_its_own_item_or_a_surgery_is_silent():
             "After a carpal tunnel release, up to 8 visits are recommended.",
         ),
     )
-    assert run(check_crossed_rationale, ctx) == []
+    assert run(check_treatment_mismatch, ctx) == []

@@ -416,7 +416,8 @@ def test_mutation_is_deterministic(mutated, tmp_path):
         ("EMG of the bilateral upper extremities", "NCS of the bilateral upper extremities", False),
         ("Physical therapy 2x6 lumbar spine", "Home exercise kit", False),
         ("Norco 10/325mg #60", "Oxycodone 10mg #90", False),
-        ("Physical exam 2 times 8", "Ultrasound 1 times 8", False),
+        ("Physical exam 2 times 8", "Initial exam", False),
+        ("Gym membership 6 months", "Ultrasound 1 times 8", False),
     ],
 )
 def test_swap_rationales_pairs_only_unrelated_treatments(a, b, swapped):

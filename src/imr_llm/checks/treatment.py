@@ -8,13 +8,14 @@ own distinctive words.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
 
 from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.checks.guidelines import find_loose, item_evidence, region_names, topic_names
-from imr_llm.guidelines import find_regions, find_topics, related, topics_related
+from imr_llm.guidelines import catalog, find_regions, find_topics, related, topics_related
 from imr_llm.guidelines.catalog import Mention
 from imr_llm.schemas import Decision, Finding, Severity
 
@@ -27,6 +28,8 @@ _GENERIC = {
     "eight", "nine", "ten", "twelve", "for", "the", "and", "of", "to", "per", "day", "days",
     "month", "months", "supply", "tablet", "tablets", "refill", "affected", "area", "apply",
     "orally", "needed", "hours", "every", "take", "pre", "post", "op", "dos", "evaluation",
+    "pain", "pre-op", "post-op", "preop", "postop", "pre-operative", "post-operative",
+    "preoperative", "postoperative",
 }  # fmt: skip
 _OTHER_SIDE = {"left": "right", "right": "left"}
 
@@ -46,22 +49,23 @@ def _stem(word: str) -> str:
     return word
 
 
-def _content_words(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _content_words(text: str) -> frozenset[str]:
     """Distinctive lower-case word stems of ``text`` (no generic request words)."""
-    return {
+    return frozenset(
         _stem(w)
         for w in set(_WORD.findall(text.lower()))
         if w not in _GENERIC and not w.endswith("mg")
-    }
+    )
 
 
-def _shares_content_word(item: str, rationale: str) -> bool:
-    """Whether ``_content_words(item) & _content_words(rationale)`` is non-empty.
+def _shares_content_word(item: str, rationale: str, common: frozenset[str] = frozenset()) -> bool:
+    """Whether ``(_content_words(item) - common) & _content_words(rationale)`` is non-empty.
 
     Only the rationale words that could stem to one of the item's few stems are looked for,
     with ``str.find`` instead of collecting every word of the rationale.
     """
-    stems = _content_words(item)
+    stems = _content_words(item) - common
     if not stems:
         return False
     low = rationale.lower()
@@ -117,29 +121,86 @@ def _most_named(mentions: list[Mention], exclude: set[str]) -> Mention | None:
     return next(m for m in mentions if top in m.ids)
 
 
+def _common_words(decisions: list[Decision], d: Decision) -> frozenset[str]:
+    """Content words ``d``'s item shares with another item of the letter: they do not tell
+    the items apart ("oral suspension" in two compounded drugs, "post-op" in two
+    post-operative prescriptions)."""
+    own = _content_words(d.item)
+    if not own or len(decisions) < 2:
+        return frozenset()
+    key = d.item.strip().lower()
+    return frozenset(
+        w
+        for o in decisions
+        if o.index != d.index and o.item.strip().lower() != key
+        for w in own & _content_words(o.item)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _alias_words() -> frozenset[str]:
+    """Content words of the catalog's several-word treatment names ("physical therapy")."""
+    return frozenset(
+        w
+        for t in catalog().topics.values()
+        for alias in (*t.aliases, *t.misspellings)
+        if len(alias.split()) > 1
+        for w in _content_words(alias)
+    )
+
+
+def _blank_other_treatments(rationale: str, item: str, item_topics: set[str]) -> str:
+    """``rationale`` with the names of treatments unrelated to ``item_topics`` blanked (same
+    offsets): "physical" in "physical therapy" does not name a "Physical exam" item."""
+    if not item_topics or not _content_words(item) & _alias_words():
+        return rationale
+    for m in find_topics(rationale):
+        if not topics_related(set(m.ids), item_topics):
+            rationale = rationale[: m.start] + " " * (m.end - m.start) + rationale[m.end :]
+    return rationale
+
+
+def _item_topics(item: str) -> set[str]:
+    return {i for m in find_topics(item) for i in m.ids}
+
+
 @register("treatment", "treatment-mismatch")
 def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
-    """Rationale names another treatment, region or side and never the item's own."""
+    """Rationale about another treatment, region or side than its item (one finding an item).
+
+    Tried in order, the first that fires gives the finding: the rationale says it decides
+    something else; it never names the item's treatment (or region) but names another; it
+    names another disputed item of the letter instead of its own.
+    """
     for d in ctx.record.decisions:
         found = _rationale(ctx, d)
         if found is None:
             continue
         rationale, base = found
-        shared = _shares_content_word(d.item, rationale)
-        topic = [] if shared else _topic_mismatch(ctx, d, rationale, base)
+        common = _common_words(ctx.record.decisions, d)
+        for rule in (_self_reference, _other_treatment, _crossed):
+            hits = rule(ctx, d, rationale, base, common)
+            if hits:
+                yield hits[0]
+                break
+
+
+def _other_treatment(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
+    """Never the item's treatment (nor its distinctive words) but another's; or, for an
+    item with a body region or side, only other regions or the other side."""
+    words = _blank_other_treatments(rationale, d.item, _item_topics(d.item))
+    if not _shares_content_word(d.item, words, common):
+        topic = _topic_mismatch(ctx, d, rationale, base)
         if topic:
-            yield from topic
-            continue
-        if not find_regions(d.item):
-            continue  # no region or side of the item to compare
-        regions = find_regions(rationale)
-        yield from (
-            _region_mismatch(ctx, d, regions, base) or _side_mismatch(ctx, d, regions, base)
-        )
+            return topic
+    if not find_regions(d.item):
+        return []  # no region or side of the item to compare
+    regions = find_regions(rationale)
+    return _region_mismatch(ctx, d, regions, base) or _side_mismatch(ctx, d, regions, base)
 
 
 def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
-    item_topics = {i for m in find_topics(d.item) for i in m.ids}
+    item_topics = _item_topics(d.item)
     mentions = find_topics(rationale)
     named = {i for m in mentions for i in m.ids}
     if not item_topics or not named - _LINKED or topics_related(item_topics, named):
@@ -228,15 +289,16 @@ def _treatment_words(item: str) -> str:
     return item
 
 
-def _names_item(item: str, rationale: str) -> bool:
-    """Whether the rationale names the item's treatment: a distinctive word, an
-    abbreviation, or a topic (region words do not count: two items often share one)."""
+def _names_item(item: str, rationale: str, common: frozenset[str] = frozenset()) -> bool:
+    """Whether the rationale names the item's treatment: a distinctive word (not one of
+    ``common``), an abbreviation, or a topic (region words do not count: two items often
+    share one)."""
     item = _treatment_words(item)
-    if _shares_content_word(item, rationale):
+    item_topics = _item_topics(item)
+    if _shares_content_word(item, rationale, common):
         return True
     if any(re.search(rf"\b{re.escape(a)}\b", rationale) for a in _abbreviations(item)):
         return True
-    item_topics = {i for m in find_topics(item) for i in m.ids}
     return any(m.ids & item_topics for m in find_topics(rationale))
 
 
@@ -261,36 +323,29 @@ def _other_item_term(item: str, other: str, rationale: str) -> tuple[int, int] |
     return None
 
 
-@register("treatment-crossed", "treatment-mismatch")
-def check_crossed_rationale(ctx: CheckContext) -> Iterable[Finding]:
-    """A rationale that never names its own item but names another disputed item.
+def _crossed(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
+    """Never its own item but a word or abbreviation of another disputed item's request.
 
-    In a letter with several items, a rationale that names none of its item's words,
-    abbreviations or treatment topics, but names a word of another item's request that its
-    own item lacks, is about that other item (e.g. two rationales swapped).
+    A rationale that names none of its item's words, abbreviations or treatment topics, but
+    names a word of another item that its own item lacks, is about that other item (two
+    rationales swapped).
     """
     decisions = ctx.record.decisions
-    if len(decisions) < 2:
-        return
-    for d in decisions:
-        found = _rationale(ctx, d)
-        if found is None:
+    if len(decisions) < 2 or _names_item(d.item, rationale, common):
+        return []
+    for other in decisions:
+        if other.index == d.index or other.item.strip().lower() == d.item.strip().lower():
             continue
-        rationale, base = found
-        if _names_item(d.item, rationale):
+        if _item_topics(other.item) & _LINKED:
+            continue  # pre- and post-operative items are judged by their surgery
+        hit = _other_item_term(d.item, other.item, rationale)
+        if hit is None:
             continue
-        for other in decisions:
-            if other.index == d.index or other.item.strip().lower() == d.item.strip().lower():
-                continue
-            if {i for m in find_topics(other.item) for i in m.ids} & _LINKED:
-                continue  # pre- and post-operative items are judged by their surgery
-            hit = _other_item_term(d.item, other.item, rationale)
-            if hit is None:
-                continue
-            evidence = item_evidence(ctx, d) + [ctx.evidence(base + hit[0], base + hit[1])]
-            if len(evidence) < 2:
-                continue
-            yield finding(
+        evidence = item_evidence(ctx, d) + [ctx.evidence(base + hit[0], base + hit[1])]
+        if len(evidence) < 2:
+            continue
+        return [
+            finding(
                 "treatment-mismatch",
                 Severity.medium,
                 f"The rationale never names the item ('{d.item[:80]}') but names "
@@ -298,4 +353,106 @@ def check_crossed_rationale(ctx: CheckContext) -> Iterable[Finding]:
                 evidence,
                 d.index,
             )
-            break
+        ]
+    return []
+
+
+_X = r"[\"“]?(?P<x>[A-Za-z][\w/().,'-]*(?:[ \t\r\n]+[\w/().,'-]+){0,11}?)[\"”]?"
+_SHORT_X = r"(?P<x>[A-Za-z][\w/-]*(?:[ \t\r\n]+[\w/-]+){0,3})"
+# Phrases where the rationale names what it is deciding: "the ultrasound testing in
+# question", "would warrant a cervical MRI at this time".
+_DEICTIC = (
+    (
+        "question",
+        re.compile(r"\bthe[ \t\r\n]+" + _SHORT_X + r"[ \t\r\n]+in[ \t\r\n]+question\b", re.I),
+    ),
+    (
+        "warrant",
+        re.compile(
+            r"\bwarrant[ \t\r\n]+(?:an?|the)[ \t\r\n]+"
+            + _SHORT_X
+            + r"[ \t\r\n]+at[ \t\r\n]+this[ \t\r\n]+time\b",
+            re.I,
+        ),
+    ),
+)
+# Its conclusion: "the request for MRI of the lumbar spine is not medically necessary",
+# 'the requested "Assistant PA" is medically necessary'.
+_CONCLUSION = re.compile(
+    r"\bthe[ \t\r\n]+request(?:ed[ \t\r\n]+|[ \t\r\n]+for[ \t\r\n]+(?:an?[ \t\r\n]+|the[ \t\r\n]+)?)"
+    + _X
+    + r"[ \t\r\n]+(?:is|was|are|were)[ \t\r\n]+(?:(?:not|also|therefore|deemed|determined|to|be)[ \t\r\n]+)*"
+    r"(?:medically[ \t\r\n]+)?(?:necessary|appropriate|indicated|supported|certified)\b",
+    re.I,
+)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9/ ]", " ", text.lower()).split())
+
+
+def _regions(text: str) -> set[str]:
+    return {i for m in find_regions(text) for i in m.ids}
+
+
+def _points_away(item: str, phrase: str, other_items: list[str]) -> bool:
+    """Whether ``phrase`` (what the rationale says it decides) names a treatment or body
+    region that is not the item's: an unrelated treatment, the same treatment for another
+    region, or another disputed item word for word."""
+    item_regions, regions = _regions(item), _regions(phrase)
+    other_region = bool(item_regions and regions and not item_regions & regions)
+    if _names_item(item, phrase):
+        return other_region
+    if _norm(phrase) in {_norm(o) for o in other_items}:
+        return True
+    item_topics, topics = _item_topics(item), _item_topics(phrase) - _LINKED
+    if not item_topics or not topics:
+        return False
+    return other_region or not topics_related(item_topics, topics)
+
+
+def _self_reference(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
+    """The rationale says it decides something other than the item.
+
+    Either a pointing phrase ("the ultrasound testing in question") names another treatment
+    or region, or every conclusion that names what it decides ("the request for MRI of the
+    lumbar spine is not medically necessary") names something other than the item.
+    """
+    low = rationale.lower()
+    others = [o.item for o in ctx.record.decisions if o.index != d.index]
+    away = [
+        m
+        for cue, rx in _DEICTIC
+        if cue in low
+        for m in rx.finditer(rationale)
+        if _points_away(d.item, _phrase(m), others)
+    ]
+    if not away and "request" in low:
+        named = [m for m in _CONCLUSION.finditer(rationale) if _names_something(m)]
+        away = [m for m in named if _points_away(d.item, _phrase(m), others)]
+        if len(away) < len(named):
+            return []
+    if not away:
+        return []
+    m = away[0]
+    evidence = item_evidence(ctx, d) + [ctx.evidence(base + m.start(), base + m.end())]
+    if len(evidence) < 2:
+        return []
+    return [
+        finding(
+            "treatment-mismatch",
+            Severity.medium,
+            f"The item is '{d.item[:80]}', but the rationale says it decides '{_phrase(m)}'.",
+            evidence,
+            d.index,
+        )
+    ]
+
+
+def _phrase(m: re.Match) -> str:
+    return " ".join(m.group("x").split())
+
+
+def _names_something(m: re.Match) -> bool:
+    phrase = _phrase(m)
+    return bool(_content_words(phrase) or _abbreviations(phrase) or find_topics(phrase))
