@@ -12,7 +12,7 @@ from imr_llm.checks.demographics import demographics
 from imr_llm.checks.guidelines import check_guideline_region, check_guideline_topic
 from imr_llm.checks.treatment import check_treatment_mismatch
 from imr_llm.guidelines import covers, treatment_topics
-from imr_llm.schemas import CaseFacts
+from imr_llm.schemas import CaseFacts, Severity
 from test_checks_guidelines import Item, build, run
 
 NECK_AND_BACK = (
@@ -435,3 +435,49 @@ def test_rationale_naming_its_own_item_or_a_surgery_is_silent():
         ),
     )
     assert run(check_treatment_mismatch, ctx) == []
+
+
+# fact-contradiction (rules): more time on a treatment than the injury is old
+
+RECENT = "Date of Injury: 11/10/2016. The injured worker reports low back pain after lifting."
+OPIOID = (
+    "The guidelines recommend ongoing review of patients on opioids. The patient has been on "
+    "chronic opioid treatment, at least 6 months. There is no evidence of 30% pain relief."
+)
+
+
+def _duration(summary: str, rationale: str, **case):
+    from imr_llm.checks.durations import check_treatment_duration
+
+    dates = {"date_of_injury": date(2016, 11, 10), "decision_date": date(2017, 2, 28)} | case
+    ctx = with_case(build(summary, Item("Ultram 50mg #60", rationale)), **dates)
+    return run(check_treatment_duration, ctx)
+
+
+def test_treatment_longer_than_the_injury_is_old():
+    (f,) = _duration(RECENT, OPIOID)
+    assert (f.code, f.severity, f.decision_index) == ("fact-contradiction", Severity.high, 0)
+    assert f.evidence[0].quote.startswith("The patient has been on chronic opioid")
+    assert f.evidence[1].quote == "Date of Injury: 11/10/2016"
+    assert "6 months or more" in f.message and "3.6 months" in f.message
+
+
+@pytest.mark.parametrize(
+    ("summary", "rationale", "case"),
+    [
+        (RECENT, OPIOID, {"date_of_injury": date(2015, 1, 5)}),
+        (RECENT, OPIOID.replace("6 months", "2 months"), {}),
+        (
+            RECENT,
+            "Guidelines state that if the patient has been on opioids for more than 6 months, "
+            "a taper should be considered.",
+            {},
+        ),
+        (RECENT, "The patient has had low back pain for at least 2 years.", {}),
+        (RECENT.replace("after lifting", "from cumulative trauma"), OPIOID, {}),
+        (RECENT + " He was treated with Norco on 03/02/2016 for an earlier strain.", OPIOID, {}),
+    ],
+    ids=["old-injury", "short-claim", "guideline", "pain-not-treatment", "ct-claim", "history"],
+)
+def test_treatment_duration_silent(summary, rationale, case):
+    assert _duration(summary, rationale, **case) == []

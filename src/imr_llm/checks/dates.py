@@ -45,7 +45,7 @@ def date_order(ctx: CheckContext) -> list[Finding]:
         a, b = getattr(case, early), getattr(case, late)
         if a is None or b is None or a <= b:
             continue
-        ev = [e for e in (_header_evidence(ctx, early, a), _header_evidence(ctx, late, b)) if e]
+        ev = [e for e in (header_evidence(ctx, early, a), header_evidence(ctx, late, b)) if e]
         out.append(
             finding(
                 "date-inconsistency",
@@ -102,7 +102,7 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
     out: list[Finding] = []
     s0, s1 = ctx.sections.summary
     text = ctx.text
-    header_doi = _header_evidence(ctx, "date_of_injury", doi) if ctx.sections.header else None
+    header_doi = header_evidence(ctx, "date_of_injury", doi) if ctx.sections.header else None
     for m, d in dateparse.find_dates(text, s0, s1):
         if d >= doi:
             continue
@@ -137,7 +137,7 @@ def _opt(e: Evidence | None) -> list[Evidence]:
     return [e] if e else []
 
 
-def _header_evidence(ctx: CheckContext, field: str, value: date) -> Evidence | None:
+def header_evidence(ctx: CheckContext, field: str, value: date) -> Evidence | None:
     """The header date's own text, wherever the extraction order put it."""
     header = ctx.sections.header or (0, min(len(ctx.text), 2500))
     label = re.search(_LABELS[field], ctx.text[header[0] : header[1]])
@@ -247,7 +247,7 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
                     f"The case summary dates the utilization review of the disputed request "
                     f"{d_ur.isoformat()}, {abs((d_ur - header_ur).days)} days from the header's "
                     f"UR denial date ({header_ur.isoformat()}).",
-                    [ctx.evidence(a, b)] + _opt(_header_evidence(ctx, "ur_denial_date", header_ur)),
+                    [ctx.evidence(a, b)] + _opt(header_evidence(ctx, "ur_denial_date", header_ur)),
                 )
             )
             break

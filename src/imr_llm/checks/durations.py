@@ -1,0 +1,143 @@
+"""A rationale that credits the patient with more time on a treatment than the claim has lasted.
+
+"The patient has been on chronic opioid treatment, at least 6 months" in a letter whose
+injury is three months older than the decision asserts a fact the letter's own dates rule
+out. Only the patient's treatment is read (not pain or symptoms, which may predate the
+injury), only in rationales, and never in a letter that mentions an earlier injury, a
+cumulative-trauma claim or care dated before the injury.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.dates import header_evidence
+from imr_llm.extract import dates as dateparse
+from imr_llm.schemas import Finding, Severity
+
+_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_DAYS = {"week": 7, "month": 30, "year": 365}
+_S = r"[ \t\r\n]+"
+_CLAIM = re.compile(
+    r"\b(?:the"
+    + _S
+    + r")?(?:patient|injured"
+    + _S
+    + r"worker|applicant|claimant|employee|he|she)"
+    + _S
+    + r"(?:has|had)"
+    + _S
+    + r"been"
+    + _S
+    + r"(?:on|taking|using|utilizing|prescribed|treated"
+    + _S
+    + r"with|receiving|undergoing|"
+    r"maintained" + _S + r"on)\b"
+    r"(?P<what>[^.;]{0,100}?)"
+    r"(?:,|"
+    + _S
+    + r"for)"
+    + _S
+    + r"(?:(?:at"
+    + _S
+    + r"least|over|more"
+    + _S
+    + r"than|greater"
+    + _S
+    + r"than|in"
+    + _S
+    + r"excess"
+    + _S
+    + r"of|longer"
+    + _S
+    + r"than|the"
+    + _S
+    + r"(?:past|last))"
+    + _S
+    + r")?"
+    r"(?P<n>\d{1,2}|" + "|".join(_NUMBERS) + r")" + _S + r"(?P<unit>week|month|year)s?\b",
+    re.I,
+)
+# The sentence states a rule or a condition, not the patient's history.
+_GENERAL = re.compile(
+    r"\b(?:if|when|whether|unless|should|recommend\w*|guidelines?|criteria|indicated)\b", re.I
+)
+# The letter allows treatment before this claim's injury date.
+_EARLIER_CLAIM = re.compile(
+    r"\b(?:cumulative|continuous)" + _S + r"trauma\b|\bCT" + _S + r"(?:injury|claim|\d)"
+    r"|\b(?:prior|previous|earlier|another|other|separate|old)"
+    + _S
+    + r"(?:(?:industrial|work|work-related)"
+    + _S
+    + r")?(?:injur(?:y|ies)|claims?)\b"
+    r"|\bpre-?existing\b|\bprior"
+    + _S
+    + r"to"
+    + _S
+    + r"(?:the|his|her)"
+    + _S
+    + r"(?:industrial"
+    + _S
+    + r")?injury\b",
+    re.I,
+)
+# Days of slack: the claim must exceed the injury's age by more than this.
+_SLACK_DAYS = 30
+
+
+def _reference(ctx: CheckContext) -> date | None:
+    """The latest review date of the letter: the claim is made as of the review."""
+    case = ctx.record.case
+    dates = [d for d in (case.decision_date, case.date_assigned, case.ur_denial_date) if d]
+    return max(dates) if dates else None
+
+
+@register("treatment-duration", "fact-contradiction")
+def check_treatment_duration(ctx: CheckContext) -> list[Finding]:
+    """Rationale says the patient has been on a treatment longer than the injury is old."""
+    doi, ref = ctx.record.case.date_of_injury, _reference(ctx)
+    if doi is None or ref is None or ref <= doi or _EARLIER_CLAIM.search(ctx.text):
+        return []
+    if ctx.sections.summary and any(
+        d < doi for _, d in dateparse.find_dates(ctx.text, *ctx.sections.summary)
+    ):
+        return []  # dated history before the injury: the treatment may be older
+    elapsed = (ref - doi).days
+    out: list[Finding] = []
+    for dec in ctx.record.decisions:
+        if not dec.rationale_span:
+            continue
+        r0, r1 = dec.rationale_span
+        for m in _CLAIM.finditer(ctx.text, r0, r1):
+            n = m.group("n").lower()
+            count = _NUMBERS.get(n) or int(n)
+            claimed = count * _DAYS[m.group("unit").lower()]
+            if claimed <= elapsed + _SLACK_DAYS:
+                continue
+            a = max(r0, ctx.text.rfind(". ", r0, m.start()) + 2)
+            if _GENERAL.search(ctx.text, a, m.start()) or _GENERAL.search(m.group(0)):
+                continue
+            evidence = [ctx.evidence(m.start(), m.end())]
+            doi_ev = header_evidence(ctx, "date_of_injury", doi)
+            if doi_ev is None:
+                continue
+            evidence.append(doi_ev)
+            unit = m.group("unit").lower() + ("s" if count != 1 else "")
+            out.append(
+                finding(
+                    "fact-contradiction",
+                    Severity.high,
+                    f"The rationale says the patient has been on this treatment for {count} "
+                    f"{unit} or more, but the injury ({doi.isoformat()}) was "
+                    f"{elapsed / 30.4:.1f} months before the review ({ref.isoformat()}).",
+                    evidence,
+                    dec.index,
+                )
+            )
+            break
+    return out
