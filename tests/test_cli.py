@@ -79,9 +79,15 @@ def test_fail_on_threshold(tmp_path):
     assert res.exit_code == 0
 
 
+def test_examples_exit_1_on_their_high_finding(tmp_path):
+    res = runner.invoke(app, ["audit", str(EXAMPLES), "--out", str(tmp_path), "--no-html"])
+    assert res.exit_code == 1, res.output
+    assert "fact-contradiction" in res.output
+
+
 def test_outputs_are_owner_only(tmp_path):
     out = tmp_path / "out"
-    res = runner.invoke(app, ["audit", str(EXAMPLES), "--out", str(out)])
+    res = runner.invoke(app, ["audit", str(EXAMPLES), "--out", str(out), "--fail-on", "never"])
     assert res.exit_code == 0, res.output
     for name in os.listdir(out):
         assert os.stat(out / name).st_mode & 0o077 == 0, name
