@@ -97,47 +97,73 @@ def _reference(ctx: CheckContext) -> date | None:
     return max(dates) if dates else None
 
 
+# A literal start re can skip to: every claim holds it.
+_CUE = re.compile(
+    r"been" + _S + r"(?:on|taking|using|utilizing|prescribed|treated|receiving|undergoing|"
+    r"maintained)\b"
+)
+
+
 @register("treatment-duration", "fact-contradiction")
 def check_treatment_duration(ctx: CheckContext) -> list[Finding]:
     """Rationale says the patient has been on a treatment longer than the injury is old."""
     doi, ref = ctx.record.case.date_of_injury, _reference(ctx)
-    if doi is None or ref is None or ref <= doi or _EARLIER_CLAIM.search(ctx.text):
+    if doi is None or ref is None or ref <= doi:
         return []
-    if ctx.sections.summary and any(
-        d < doi for _, d in dateparse.find_dates(ctx.text, *ctx.sections.summary)
-    ):
-        return []  # dated history before the injury: the treatment may be older
     elapsed = (ref - doi).days
+    found = [(dec, m) for dec in ctx.record.decisions for m in _claims(ctx, dec, elapsed)]
+    if not found or _earlier_care_possible(ctx, doi):
+        return []
     out: list[Finding] = []
-    for dec in ctx.record.decisions:
-        if not dec.rationale_span:
+    doi_ev = header_evidence(ctx, "date_of_injury", doi)
+    for dec, m in found:
+        if doi_ev is None or any(f.decision_index == dec.index for f in out):
             continue
-        r0, r1 = dec.rationale_span
-        for m in _CLAIM.finditer(ctx.text, r0, r1):
-            n = m.group("n").lower()
-            count = _NUMBERS.get(n) or int(n)
-            claimed = count * _DAYS[m.group("unit").lower()]
-            if claimed <= elapsed + _SLACK_DAYS:
-                continue
-            a = max(r0, ctx.text.rfind(". ", r0, m.start()) + 2)
-            if _GENERAL.search(ctx.text, a, m.start()) or _GENERAL.search(m.group(0)):
-                continue
-            evidence = [ctx.evidence(m.start(), m.end())]
-            doi_ev = header_evidence(ctx, "date_of_injury", doi)
-            if doi_ev is None:
-                continue
-            evidence.append(doi_ev)
-            unit = m.group("unit").lower() + ("s" if count != 1 else "")
-            out.append(
-                finding(
-                    "fact-contradiction",
-                    Severity.high,
-                    f"The rationale says the patient has been on this treatment for {count} "
-                    f"{unit} or more, but the injury ({doi.isoformat()}) was "
-                    f"{elapsed / 30.4:.1f} months before the review ({ref.isoformat()}).",
-                    evidence,
-                    dec.index,
-                )
+        count, unit = _duration(m)
+        out.append(
+            finding(
+                "fact-contradiction",
+                Severity.high,
+                f"The rationale says the patient has been on this treatment for {count} "
+                f"{unit}{'s' if count != 1 else ''} or more, but the injury ({doi.isoformat()}) "
+                f"was {elapsed / 30.4:.1f} months before the review ({ref.isoformat()}).",
+                [ctx.evidence(m.start(), m.end()), doi_ev],
+                dec.index,
             )
-            break
+        )
     return out
+
+
+def _duration(m: re.Match) -> tuple[int, str]:
+    n = m.group("n").lower()
+    return _NUMBERS.get(n) or int(n), m.group("unit").lower()
+
+
+def _claims(ctx: CheckContext, dec, elapsed: int) -> list[re.Match]:
+    """The rationale's claims of more time on a treatment than ``elapsed`` days (plus slack)."""
+    if not dec.rationale_span:
+        return []
+    r0, r1 = dec.rationale_span
+    text = ctx.text
+    if not _CUE.search(text[r0:r1].lower()):
+        return []
+    out = []
+    for m in _CLAIM.finditer(text, r0, r1):
+        count, unit = _duration(m)
+        if count * _DAYS[unit] <= elapsed + _SLACK_DAYS:
+            continue
+        a = max(r0, text.rfind(". ", r0, m.start()) + 2)
+        if _GENERAL.search(text, a, m.start()) or _GENERAL.search(m.group(0)):
+            continue
+        out.append(m)
+    return out
+
+
+def _earlier_care_possible(ctx: CheckContext, doi: date) -> bool:
+    """Whether the letter allows treatment before this injury: a cumulative-trauma or earlier
+    claim, or summary dates before the injury."""
+    if _EARLIER_CLAIM.search(ctx.text):
+        return True
+    return bool(ctx.sections.summary) and any(
+        d < doi for _, d in dateparse.find_dates(ctx.text, *ctx.sections.summary)
+    )
