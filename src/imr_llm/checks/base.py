@@ -146,6 +146,13 @@ def matches_at(
             pos = m.end()
 
 
+def spaced(pattern: str, flags: int = re.I) -> re.Pattern:
+    """``pattern`` compiled (case-insensitively by default), each space in it matching any
+    run of whitespace: letters break lines anywhere. Spaces inside character classes are
+    replaced too, so write those with ``\\s`` or without a space."""
+    return re.compile(pattern.replace(" ", r"[ \t\r\n]+"), flags)
+
+
 # The non-ASCII characters re.I matches to ASCII letters; ``str.lower`` maps none of them to
 # its ASCII letter one for one.
 FOLD_UNSAFE = ("\u0130", "\u0131", "\u017f", "\u212a")

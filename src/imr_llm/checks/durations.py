@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.base import CheckContext, finding, register, spaced
 from imr_llm.checks.dates import header_evidence
 from imr_llm.extract import dates as dateparse
 from imr_llm.schemas import Finding, Severity
@@ -22,69 +22,25 @@ _NUMBERS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
 }  # fmt: skip
 _DAYS = {"week": 7, "month": 30, "year": 365}
-_S = r"[ \t\r\n]+"
-_CLAIM = re.compile(
-    r"\b(?:the"
-    + _S
-    + r")?(?:patient|injured"
-    + _S
-    + r"worker|applicant|claimant|employee|he|she)"
-    + _S
-    + r"(?:has|had)"
-    + _S
-    + r"been"
-    + _S
-    + r"(?:on|taking|using|utilizing|prescribed|treated"
-    + _S
-    + r"with|receiving|undergoing|"
-    r"maintained" + _S + r"on)\b"
-    r"(?P<what>[^.;]{0,100}?)"
-    r"(?:,|"
-    + _S
-    + r"for)"
-    + _S
-    + r"(?:(?:at"
-    + _S
-    + r"least|over|more"
-    + _S
-    + r"than|greater"
-    + _S
-    + r"than|in"
-    + _S
-    + r"excess"
-    + _S
-    + r"of|longer"
-    + _S
-    + r"than|the"
-    + _S
-    + r"(?:past|last))"
-    + _S
-    + r")?"
-    r"(?P<n>\d{1,2}|" + "|".join(_NUMBERS) + r")" + _S + r"(?P<unit>week|month|year)s?\b",
-    re.I,
+
+
+_CLAIM = spaced(
+    r"\b(?:the )?(?:patient|injured worker|applicant|claimant|employee|he|she) (?:has|had) been "
+    r"(?:on|taking|using|utilizing|prescribed|treated with|receiving|undergoing|maintained on)\b"
+    r"(?P<what>[^.;]{0,100}?)(?:,| for) "
+    r"(?:(?:at least|over|more than|greater than|in excess of|longer than|the (?:past|last)) )?"
+    r"(?P<n>\d{1,2}|" + "|".join(_NUMBERS) + r") (?P<unit>week|month|year)s?\b"
 )
 # The sentence states a rule or a condition, not the patient's history.
 _GENERAL = re.compile(
     r"\b(?:if|when|whether|unless|should|recommend\w*|guidelines?|criteria|indicated)\b", re.I
 )
 # The letter allows treatment before this claim's injury date.
-_EARLIER_CLAIM = re.compile(
-    r"\b(?:cumulative|continuous)" + _S + r"trauma\b|\bCT" + _S + r"(?:injury|claim|\d)"
-    r"|\b(?:prior|previous|earlier|another|other|separate|old)"
-    + _S
-    + r"(?:(?:industrial|work|work-related)"
-    + _S
-    + r")?(?:injur(?:y|ies)|claims?)\b"
-    r"|\bpre-?existing\b|\bprior"
-    + _S
-    + r"to"
-    + _S
-    + r"(?:the|his|her)"
-    + _S
-    + r"(?:industrial"
-    + _S
-    + r")?injury\b",
-    re.I,
+_EARLIER_CLAIM = spaced(
+    r"\b(?:cumulative|continuous) trauma\b|\bCT (?:injury|claim|\d)"
+    r"|\b(?:prior|previous|earlier|another|other|separate|old) "
+    r"(?:(?:industrial|work|work-related) )?(?:injur(?:y|ies)|claims?)\b"
+    r"|\bpre-?existing\b|\bprior to (?:the|his|her) (?:industrial )?injury\b"
 )
 # Days of slack: the claim must exceed the injury's age by more than this.
 _SLACK_DAYS = 30
@@ -98,9 +54,8 @@ def _reference(ctx: CheckContext) -> date | None:
 
 
 # A literal start re can skip to: every claim holds it.
-_CUE = re.compile(
-    r"been" + _S + r"(?:on|taking|using|utilizing|prescribed|treated|receiving|undergoing|"
-    r"maintained)\b"
+_CUE = spaced(
+    r"been (?:on|taking|using|utilizing|prescribed|treated|receiving|undergoing|maintained)\b"
 )
 
 

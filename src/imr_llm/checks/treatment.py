@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from imr_llm.checks.base import CheckContext, finding, register
+from imr_llm.checks.base import CheckContext, finding, register, spaced
 from imr_llm.checks.guidelines import find_loose, item_evidence, region_names, topic_names
 from imr_llm.guidelines import catalog, find_regions, find_topics, related, topics_related
 from imr_llm.guidelines.catalog import Mention
@@ -357,33 +357,21 @@ def _crossed(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[
     return []
 
 
-_X = r"[\"“]?(?P<x>[A-Za-z][\w/().,'-]*(?:[ \t\r\n]+[\w/().,'-]+){0,11}?)[\"”]?"
-_SHORT_X = r"(?P<x>[A-Za-z][\w/-]*(?:[ \t\r\n]+[\w/-]+){0,3})"
+_X = r"[\"“]?(?P<x>[A-Za-z][\w/().,'-]*(?: [\w/().,'-]+){0,11}?)[\"”]?"
+_SHORT_X = r"(?P<x>[A-Za-z][\w/-]*(?: [\w/-]+){0,3})"
 # Phrases where the rationale names what it is deciding: "the ultrasound testing in
 # question", "would warrant a cervical MRI at this time".
 _DEICTIC = (
-    (
-        "question",
-        re.compile(r"\bthe[ \t\r\n]+" + _SHORT_X + r"[ \t\r\n]+in[ \t\r\n]+question\b", re.I),
-    ),
-    (
-        "warrant",
-        re.compile(
-            r"\bwarrant[ \t\r\n]+(?:an?|the)[ \t\r\n]+"
-            + _SHORT_X
-            + r"[ \t\r\n]+at[ \t\r\n]+this[ \t\r\n]+time\b",
-            re.I,
-        ),
-    ),
+    ("question", spaced(r"\bthe " + _SHORT_X + r" in question\b")),
+    ("warrant", spaced(r"\bwarrant (?:an?|the) " + _SHORT_X + r" at this time\b")),
 )
 # Its conclusion: "the request for MRI of the lumbar spine is not medically necessary",
 # 'the requested "Assistant PA" is medically necessary'.
-_CONCLUSION = re.compile(
-    r"\bthe[ \t\r\n]+request(?:ed[ \t\r\n]+|[ \t\r\n]+for[ \t\r\n]+(?:an?[ \t\r\n]+|the[ \t\r\n]+)?)"
+_CONCLUSION = spaced(
+    r"\bthe request(?:ed | for (?:an? |the )?)"
     + _X
-    + r"[ \t\r\n]+(?:is|was|are|were)[ \t\r\n]+(?:(?:not|also|therefore|deemed|determined|to|be)[ \t\r\n]+)*"
-    r"(?:medically[ \t\r\n]+)?(?:necessary|appropriate|indicated|supported|certified)\b",
-    re.I,
+    + r" (?:is|was|are|were) (?:(?:not|also|therefore|deemed|determined|to|be) )*"
+    r"(?:medically )?(?:necessary|appropriate|indicated|supported|certified)\b"
 )
 
 
