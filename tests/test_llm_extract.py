@@ -323,6 +323,22 @@ def test_reconcile_reports_planted_disagreements(fake_openai, tmp_path, seed_000
     assert record.case.patient_age == 63 and record.decisions[1].outcome == "overturned"
 
 
+def test_reconcile_reports_a_short_item_list_once(fake_openai, tmp_path, seed_000):
+    letter, record, sections = seed_000
+    first = SEED_000_ANSWERS["ItemsList"]["items"][0]
+    fake_openai.responder = seed_000_responder({"ItemsList": {"items": [first]}})
+    ex = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
+    (one,) = disagreements(reconcile(record, ex, letter.text))
+    assert one.decision_index == 1 and "does not have it" in one.message
+
+    extra = record.decisions[1].model_copy(update={"index": 2, "item": "Home exercise kit"})
+    record.decisions.append(extra)
+    (short,) = disagreements(reconcile(record, ex, letter.text))
+    assert short.decision_index is None
+    assert "leaves out 2 of the 3 items" in short.message and "Home exercise kit" in short.message
+    assert [e.start for e in short.evidence] == [record.decisions[1].heading_span[0]] * 2
+
+
 def _ungrounded(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: INVENTED_QUOTE if k == "quote" else _ungrounded(v) for k, v in obj.items()}

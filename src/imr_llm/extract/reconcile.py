@@ -150,16 +150,27 @@ def _items(record: AuditRecord, ex: LLMExtraction, text: str | None) -> list[Fin
                         [ex.ev(f"items_list.items[{j}]")],
                     )
                 )
-        for i, d in enumerate(decisions):
-            if i not in matched_d:
-                out.append(
-                    _finding(
-                        f"The rules read item {d.index + 1} ({d.item!r}) but the LLM's item list "
-                        f"does not have it {counts}.",
-                        [_heading_evidence(d, text)],
-                        d.index,
-                    )
+        missing = [d for i, d in enumerate(decisions) if i not in matched_d]
+        if len(missing) == 1:
+            d = missing[0]
+            out.append(
+                _finding(
+                    f"The rules read item {d.index + 1} ({d.item!r}) but the LLM's item list "
+                    f"does not have it {counts}.",
+                    [_heading_evidence(d, text)],
+                    d.index,
                 )
+            )
+        elif missing:
+            # A short list is one misreading of the letter, not one per item left out.
+            names = ", ".join(f"{d.index + 1} ({d.item[:60]!r})" for d in missing)
+            out.append(
+                _finding(
+                    f"The LLM's item list leaves out {len(missing)} of the {len(decisions)} items "
+                    f"the rules read: items {names} {counts}.",
+                    [_heading_evidence(d, text) for d in missing],
+                )
+            )
         for i, j in pairs:
             d, li = decisions[i], listed[j]
             if d.outcome != "unknown" and li.decision != "unknown" and d.outcome != li.decision:
