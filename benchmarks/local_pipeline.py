@@ -88,6 +88,7 @@ async def calibrate(session, text: str, salt: str = "") -> tuple[float, float]:
 
 
 async def run(args) -> list[dict]:
+    from imr_llm.ingest import owner_only_open
     from imr_llm.llm.client import LLMConfig
     from imr_llm.pipeline import LLMSession, analyze
 
@@ -110,8 +111,8 @@ async def run(args) -> list[dict]:
         )
         records_file = None
         if args.out:
-            args.out.mkdir(parents=True, exist_ok=True)
-            records_file = (args.out / "records.jsonl").open("w")
+            args.out.mkdir(parents=True, exist_ok=True, mode=0o700)
+            records_file = owner_only_open(args.out / "records.jsonl", "w", encoding="utf-8")
         for path, analysis in zip(args.files, analyses, strict=True):
             timed = Timed(session.client)
             t0 = time.monotonic()
@@ -195,11 +196,10 @@ async def run(args) -> list[dict]:
         f"time, generation the rest"
     )
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "letters.json").write_text(
-            json.dumps({"summary": summary, "letters": results}, indent=1) + "\n"
-        )
-        (args.out / "letters.md").write_text(markdown(results, summary))
+        with owner_only_open(args.out / "letters.json", "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"summary": summary, "letters": results}, indent=1) + "\n")
+        with owner_only_open(args.out / "letters.md", "w", encoding="utf-8") as fh:
+            fh.write(markdown(results, summary))
         records_file.close()
     return results
 
