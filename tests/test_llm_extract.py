@@ -412,6 +412,31 @@ def test_llm_summary_keeps_grounded_sentences_without_a_reask(fake_openai, tmp_p
     assert record.llm.calls == 1 and record.llm.retries == 0
 
 
+def test_llm_summary_salvages_swapped_fields_and_letter_says_quotes(
+    fake_openai, tmp_path, seed_000
+):
+    letter, record, sections = seed_000
+    swapped = {
+        "sentence": "The patient is a 36 year old female",
+        "quote": "The letter says the patient is a woman in her thirties.",
+    }
+    wrapped = {
+        "sentence": "Massage therapy was disputed.",
+        "quote": "The letter states that 12 message therapy sessions",
+    }
+    invented = {"sentence": "The patient had knee surgery.", "quote": INVENTED_QUOTE}
+    fake_openai.script(Reply({"sentences": [swapped, wrapped, invented]}))
+
+    async def go():
+        async with LLMClient(config(fake_openai, tmp_path)) as client:
+            return await llm_summary(letter, record, client, sections)
+
+    summary = asyncio.run(go())
+    quotes = [s.evidence.quote for s in summary.sentences]
+    assert quotes == ["The patient is a 36 year old female", "12 message therapy sessions"]
+    assert "knee surgery" not in record.summary and record.llm.retries == 0
+
+
 def test_template_summary_from_the_record(seed_000):
     letter, record, _ = seed_000
     record.case.body_regions = ["neck", "low back"]

@@ -309,7 +309,9 @@ def _parse_failure_reason(error: Exception) -> str:
         for e in error.errors():
             if e["type"] == "json_invalid":
                 kinds.add("invalid or truncated JSON")
-            elif e["type"] == "value_error" and "quote not found" in str(e.get("msg", "")):
+            elif e["type"] == "value_error" and any(
+                words in str(e.get("msg", "")) for words in ("quote not found", "quote occurs")
+            ):
                 kinds.add("a quote not found in the letter")
             elif e["type"] == "missing":
                 kinds.add("missing fields")

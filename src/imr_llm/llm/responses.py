@@ -11,6 +11,7 @@ The models are small and shallow on purpose: a 1.5B local model must be able to 
 
 from __future__ import annotations
 
+import re
 from array import array
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -189,6 +190,31 @@ class SummarySentence(BaseModel):
     quote: LooseQuote
 
 
+# "The letter states that ...": a small model's way of wrapping a quote in its own words.
+_QUOTE_LEAD = re.compile(
+    r"^\s*(?:the\s+)?(?:letter|document|summary|report|rationale)\s+(?:states|says|mentions|notes|"
+    r"indicates|provides|reports|shows)(?:\s+that)?\s*[:,]?\s*",
+    re.I,
+)
+
+
+def _grounded(sentence: SummarySentence, text: str) -> SummarySentence | None:
+    """``sentence`` with a quote that occurs in the letter, or None.
+
+    Small models often swap the fields (the letter's words in ``sentence``, a paraphrase
+    "The letter states that ..." in ``quote``): a sentence that is itself the letter's words
+    becomes its own quote, and a quote found once that lead-in is cut is kept cut.
+    """
+    if quote_in_text(sentence.quote, text):
+        return sentence
+    bare = _QUOTE_LEAD.sub("", sentence.quote, count=1)
+    if bare != sentence.quote and quote_in_text(bare, text):
+        return sentence.model_copy(update={"quote": bare})
+    if quote_in_text(sentence.sentence, text):
+        return sentence.model_copy(update={"quote": sentence.sentence})
+    return None
+
+
 class SummaryAnswer(BaseModel):
     """A short plain-language summary, each sentence backed by a quote. Sentences whose quote is
     not in the letter are dropped; only an answer with none left is re-asked (one loose quote
@@ -201,7 +227,7 @@ class SummaryAnswer(BaseModel):
         text = (info.context or {}).get("text")
         if text is None:
             return self
-        kept = [s for s in self.sentences if quote_in_text(s.quote, text)]
+        kept = [g for s in self.sentences if (g := _grounded(s, text)) is not None]
         if not kept:
             raise ValueError(
                 "no sentence's quote occurs in the letter. Copy each quote exactly as the letter "
