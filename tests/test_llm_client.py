@@ -318,7 +318,9 @@ def test_no_cache_always_calls_and_writes_nothing(fake_openai, tmp_path):
 
 def test_cached_answer_that_fails_revalidation_is_asked_again(fake_openai, tmp_path):
     cfg = config(fake_openai, tmp_path)
-    other = make_letter(SEED_000.replace("36 year old female", "36 yr old woman"))
+    # Same prompt (the head is SEED_000's), but none of the cached answer's quotes are in this
+    # letter: a cached answer is re-validated against the letter it is used for.
+    other = make_letter("The patient is a 36 yr old woman.")
     other_basics = json.loads(json.dumps(GOOD_BASICS))
     other_basics["age"]["quote"] = "The patient is a 36 yr old woman"
     other_basics["sex"]["quote"] = "36 yr old woman"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import re
 from datetime import date
@@ -261,6 +262,19 @@ def test_pass1_drops_a_value_its_quote_does_not_support(fake_openai, tmp_path, s
     ex = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
     assert ex.basics.age is None and ex.dropped == ["basics.age"]
     assert ex.ev("basics.age") is None
+
+
+def test_pass1_keeps_the_basic_facts_whose_quotes_are_grounded(fake_openai, tmp_path, seed_000):
+    letter, record, sections = seed_000
+    basics = copy.deepcopy(SEED_000_ANSWERS["CaseBasics"])
+    basics["sex"]["quote"] = INVENTED_QUOTE
+    basics["body_regions"].append({"text": "knee", "quote": INVENTED_QUOTE})
+    fake_openai.responder = seed_000_responder({"CaseBasics": basics})
+    ex = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
+    assert ex.basics.sex is None and ex.basics.age.years == 36
+    assert [f.text for f in ex.basics.body_regions] == ["neck", "head"]
+    assert {"basics.sex", "basics.body_regions"} <= set(ex.dropped)
+    assert "case_basics" not in ex.failed_questions and record.llm.retries == 0
 
 
 def test_pass1_failure_is_an_llm_error_for_the_letter(fake_openai, tmp_path, seed_000):

@@ -122,6 +122,8 @@ async def llm_pass1(
             return None
 
     out.basics = await answer(CaseBasics, "case_basics", base)
+    if out.basics is not None:
+        out.dropped.extend(f"basics.{name}" for name in out.basics.ungrounded)
 
     async def items_list() -> None:
         rest = compact(text[head_end:])

@@ -16,7 +16,7 @@ from array import array
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationInfo, model_validator
 
 from imr_llm.schemas import Conclusion, Evidence
 
@@ -138,29 +138,78 @@ class Fact(BaseModel):
 
 class AgeFact(BaseModel):
     years: int = Field(ge=0, le=120)
-    quote: Quote
+    quote: LooseQuote
 
 
 class SexFact(BaseModel):
     sex: Literal["male", "female"]
-    quote: Quote
+    quote: LooseQuote
 
 
 class DateFact(BaseModel):
     as_written: str = Field(
         min_length=4, max_length=40, description="the date exactly as the letter writes it"
     )
-    quote: Quote
+    quote: LooseQuote
 
 
+class CaseFact(BaseModel):
+    """A short fact in the model's words, with the letter's words that state it."""
+
+    text: Short
+    quote: LooseQuote
+
+
+# Each basic fact stands alone: one whose quote is not in the letter is dropped (named in
+# ``ungrounded``) and the others kept; only an answer with no grounded fact left is re-asked (a
+# small model's one loose quote used to cost the letter every basic fact). Not in the
+# docstring: a response model's docstring is part of the schema the model reads.
 class CaseBasics(BaseModel):
     """Who the patient is and what was injured (from the CLINICAL CASE SUMMARY)."""
 
     age: AgeFact | None
     sex: SexFact | None
     date_of_injury: DateFact | None
-    diagnoses: list[Fact] = Field(max_length=8)
-    body_regions: list[Fact] = Field(max_length=8)
+    diagnoses: list[CaseFact] = Field(max_length=8)
+    body_regions: list[CaseFact] = Field(max_length=8)
+    _ungrounded: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def ungrounded(self) -> list[str]:
+        return list(self._ungrounded)
+
+    @model_validator(mode="after")
+    def _keep_grounded(self, info: ValidationInfo) -> CaseBasics:
+        text = (info.context or {}).get("text")
+        if text is None:
+            return self
+        missed: list[str] = []
+        kept = 0
+        for name in ("age", "sex", "date_of_injury"):
+            fact = getattr(self, name)
+            if fact is None:
+                continue
+            if quote_in_text(fact.quote, text):
+                kept += 1
+            else:
+                missed.append(fact.quote)
+                setattr(self, name, None)
+                self._ungrounded.append(name)
+        for name in ("diagnoses", "body_regions"):
+            facts = getattr(self, name)
+            grounded = [f for f in facts if quote_in_text(f.quote, text)]
+            kept += len(grounded)
+            if len(grounded) < len(facts):
+                missed.extend(f.quote for f in facts if f not in grounded)
+                setattr(self, name, grounded)
+                self._ungrounded.append(name)
+        if missed and not kept:
+            shown = ", ".join(repr(q[:80]) for q in dict.fromkeys(missed))
+            raise ValueError(
+                f"quote not found in the letter: {shown}. Copy each quote exactly as the letter "
+                "writes it (a short phrase), or answer null when the letter does not say it."
+            )
+        return self
 
 
 class ListedItem(BaseModel):
