@@ -42,9 +42,7 @@ async def _case_basics(session, analysis) -> tuple[int, int | None]:
     )
     kept = sum(v is not None for v in (basics.age, basics.sex, basics.date_of_injury))
     # dropped: the fields (age, sex, ..., diagnoses) that lost a fact to an ungrounded quote
-    return kept + len(basics.diagnoses) + len(basics.body_regions), len(
-        getattr(basics, "ungrounded", [])
-    )
+    return kept + len(basics.diagnoses) + len(basics.body_regions), len(basics.ungrounded)
 
 
 QUESTIONS = {"summary": _summary, "case_basics": _case_basics}

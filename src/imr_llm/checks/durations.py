@@ -69,10 +69,12 @@ def check_treatment_duration(ctx: CheckContext) -> list[Finding]:
     found = [(dec, m) for dec in ctx.record.decisions for m in _claims(ctx, dec, elapsed)]
     if not found or _earlier_care_possible(ctx, doi):
         return []
-    out: list[Finding] = []
     doi_ev = header_evidence(ctx, "date_of_injury", doi)
+    if doi_ev is None:
+        return []
+    out: list[Finding] = []
     for dec, m in found:
-        if doi_ev is None or any(f.decision_index == dec.index for f in out):
+        if any(f.decision_index == dec.index for f in out):
             continue
         count, unit = _duration(m)
         out.append(
@@ -100,7 +102,7 @@ def _claims(ctx: CheckContext, dec, elapsed: int) -> list[re.Match]:
         return []
     r0, r1 = dec.rationale_span
     text = ctx.text
-    if not _CUE.search(text[r0:r1].lower()):
+    if not _CUE.search(text, r0, r1):
         return []
     out = []
     for m in _CLAIM.finditer(text, r0, r1):

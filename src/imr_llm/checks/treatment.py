@@ -15,7 +15,15 @@ from collections.abc import Iterable
 
 from imr_llm.checks.base import CheckContext, finding, register, spaced
 from imr_llm.checks.guidelines import find_loose, item_evidence, region_names, topic_names
-from imr_llm.guidelines import catalog, find_regions, find_topics, related, topics_related
+from imr_llm.guidelines import (
+    body_regions,
+    catalog,
+    find_regions,
+    find_topics,
+    related,
+    topics_related,
+    treatment_topics,
+)
 from imr_llm.guidelines.catalog import Mention
 from imr_llm.schemas import Decision, Finding, Severity
 
@@ -160,10 +168,6 @@ def _blank_other_treatments(rationale: str, item: str, item_topics: set[str]) ->
     return rationale
 
 
-def _item_topics(item: str) -> set[str]:
-    return {i for m in find_topics(item) for i in m.ids}
-
-
 @register("treatment", "treatment-mismatch")
 def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
     """Rationale about another treatment, region or side than its item (one finding an item).
@@ -188,7 +192,7 @@ def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
 def _other_treatment(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
     """Never the item's treatment (nor its distinctive words) but another's; or, for an
     item with a body region or side, only other regions or the other side."""
-    words = _blank_other_treatments(rationale, d.item, _item_topics(d.item))
+    words = _blank_other_treatments(rationale, d.item, treatment_topics(d.item))
     if not _shares_content_word(d.item, words, common):
         topic = _topic_mismatch(ctx, d, rationale, base)
         if topic:
@@ -200,7 +204,7 @@ def _other_treatment(ctx, d, rationale: str, base: int, common: frozenset[str]) 
 
 
 def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
-    item_topics = _item_topics(d.item)
+    item_topics = treatment_topics(d.item)
     mentions = find_topics(rationale)
     named = {i for m in mentions for i in m.ids}
     if not item_topics or not named - _LINKED or topics_related(item_topics, named):
@@ -294,11 +298,11 @@ def _names_item(item: str, rationale: str, common: frozenset[str] = frozenset())
     ``common``), an abbreviation, or a topic (region words do not count: two items often
     share one)."""
     item = _treatment_words(item)
-    item_topics = _item_topics(item)
     if _shares_content_word(item, rationale, common):
         return True
     if any(re.search(rf"\b{re.escape(a)}\b", rationale) for a in _abbreviations(item)):
         return True
+    item_topics = treatment_topics(item)
     return any(m.ids & item_topics for m in find_topics(rationale))
 
 
@@ -336,7 +340,7 @@ def _crossed(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[
     for other in decisions:
         if other.index == d.index or other.item.strip().lower() == d.item.strip().lower():
             continue
-        if _item_topics(other.item) & _LINKED:
+        if treatment_topics(other.item) & _LINKED:
             continue  # pre- and post-operative items are judged by their surgery
         hit = _other_item_term(d.item, other.item, rationale)
         if hit is None:
@@ -379,21 +383,17 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9/ ]", " ", text.lower()).split())
 
 
-def _regions(text: str) -> set[str]:
-    return {i for m in find_regions(text) for i in m.ids}
-
-
 def _points_away(item: str, phrase: str, other_items: list[str]) -> bool:
     """Whether ``phrase`` (what the rationale says it decides) names a treatment or body
     region that is not the item's: an unrelated treatment, the same treatment for another
     region, or another disputed item word for word."""
-    item_regions, regions = _regions(item), _regions(phrase)
+    item_regions, regions = body_regions(item), body_regions(phrase)
     other_region = bool(item_regions and regions and not item_regions & regions)
     if _names_item(item, phrase):
         return other_region
     if _norm(phrase) in {_norm(o) for o in other_items}:
         return True
-    item_topics, topics = _item_topics(item), _item_topics(phrase) - _LINKED
+    item_topics, topics = treatment_topics(item), treatment_topics(phrase) - _LINKED
     if not item_topics or not topics:
         return False
     return other_region or not topics_related(item_topics, topics)

@@ -247,7 +247,7 @@ _QUOTE_LEAD = re.compile(
 )
 
 
-def _grounded(sentence: SummarySentence, text: str) -> SummarySentence | None:
+def _grounded_sentence(sentence: SummarySentence, text: str) -> SummarySentence | None:
     """``sentence`` with a quote that occurs in the letter, or None.
 
     Small models often swap the fields (the letter's words in ``sentence``, a paraphrase
@@ -276,7 +276,7 @@ class SummaryAnswer(BaseModel):
         text = (info.context or {}).get("text")
         if text is None:
             return self
-        kept = [g for s in self.sentences if (g := _grounded(s, text)) is not None]
+        kept = [g for s in self.sentences if (g := _grounded_sentence(s, text)) is not None]
         if not kept:
             raise ValueError(
                 "no sentence's quote occurs in the letter. Copy each quote exactly as the letter "
