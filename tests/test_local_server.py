@@ -208,10 +208,11 @@ def test_no_orphan_when_parent_is_interrupted(model, tmp_path, sig):
         assert _alive(pid)
         holder.send_signal(sig)
         holder.wait(120)  # generous: a loaded 2-core machine stops a server slowly
-        assert _gone_within(pid, 30)
+        said = f"holder exit {holder.returncode}, stderr:\n{holder.stderr.read()[-2000:]}"
+        assert _gone_within(pid, 30), said
         logs = list(tmp_path.glob("*.log"))
         if sig == signal.SIGINT:
-            assert logs == [], "Ctrl-C ends in LocalServer.stop(), which removes the log"
+            assert logs == [], f"Ctrl-C ends in LocalServer.stop(), which removes the log; {said}"
         else:
             assert len(logs) == 1, "after kill -9 only the kernel (PDEATHSIG) stopped the server"
     finally:
