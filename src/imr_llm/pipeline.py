@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imr_llm.checks import CheckContext, run_checks
-from imr_llm.checks.base import Sections
 from imr_llm.checks.instructions import find_instructions, mask
 from imr_llm.ingest import DEFAULT_MAX_BYTES, IngestError, file_sha256, read_letter
 from imr_llm.schemas import AuditRecord, ErrorKind, Letter, RecordError
 from imr_llm.segment import segment
+from imr_llm.text.spans import Sections
 
 log = logging.getLogger(__name__)
 

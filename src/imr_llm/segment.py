@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 
-from imr_llm.checks.base import LineRegex, Sections, lower_folds
-from imr_llm.extract import dates as dateparse
 from imr_llm.schemas import CaseFacts, Decision, Evidence, Layout, Letter
+from imr_llm.text import dates as dateparse
+from imr_llm.text.spans import LineRegex, Sections, lower_folds
 
 _ISSUES_HEADINGS = LineRegex(
     r"[ \t]*(IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)"

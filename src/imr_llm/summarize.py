@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from imr_llm.checks.base import Sections
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Letter, Severity
+from imr_llm.text.spans import Sections
 
 if TYPE_CHECKING:
     from imr_llm.llm.client import LLMClient

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Letter, Severity
-
-
-@dataclass(frozen=True)
-class Sections:
-    """Character spans of the template's sections in the letter text (None when absent)."""
-
-    header: tuple[int, int] | None = None
-    credentials: tuple[int, int] | None = None
-    summary: tuple[int, int] | None = None
-    documents: tuple[int, int] | None = None
-    issues: tuple[int, int] | None = None
+from imr_llm.text.spans import (  # noqa: F401  re-exported for checks
+    FOLD_UNSAFE,
+    LineRegex,
+    Sections,
+    finditer_at,
+    lower_folds,
+    matches_at,
+    spaced,
+)
 
 
 @dataclass
@@ -96,98 +93,3 @@ def finding(
         detector="rules",
         evidence=evidence,
     )
-
-
-def finditer_at(
-    starts: re.Pattern,
-    rx: re.Pattern,
-    text: str,
-    pos: int = 0,
-    endpos: int | None = None,
-    scan: str | None = None,
-) -> Iterator[re.Match]:
-    """``rx.finditer(text, pos, endpos)``, trying ``rx`` only where ``starts`` matches.
-
-    ``re`` tries a pattern that opens with ``\\b`` or a case-insensitive word list at every
-    position of the text, which is slow; ``starts``, opening with a plain character class, lets
-    it skip ahead in C. ``starts`` must match (in the same bounds) wherever ``rx`` can begin a
-    match, and ``rx`` must never match the empty string. ``scan``, when given, is the text
-    ``starts`` searches instead: a copy with the same offsets (``text.lower()``, see
-    ``lower_folds``).
-    """
-    end = len(text) if endpos is None else endpos
-    scan = text if scan is None else scan
-    while True:
-        c = starts.search(scan, pos, end)
-        if c is None:
-            return
-        m = rx.match(text, c.start(), end)
-        if m is None:
-            pos = c.start() + 1
-        else:
-            yield m
-            pos = m.end()
-
-
-def matches_at(
-    rx: re.Pattern, text: str, starts: Iterable[int], endpos: int | None = None
-) -> Iterator[re.Match]:
-    """``rx.finditer`` over ``text`` (up to ``endpos``), trying ``rx`` only at ``starts``:
-    sorted positions, a superset of those where ``rx`` can begin a match (which must never be
-    empty)."""
-    end = len(text) if endpos is None else endpos
-    pos = 0
-    for p in starts:
-        if p < pos:
-            continue
-        m = rx.match(text, p, end)
-        if m is not None:
-            yield m
-            pos = m.end()
-
-
-def spaced(pattern: str, flags: int = re.I) -> re.Pattern:
-    """``pattern`` compiled (case-insensitively by default), each space in it matching any
-    run of whitespace: letters break lines anywhere. Spaces inside character classes are
-    replaced too, so write those with ``\\s`` or without a space."""
-    return re.compile(pattern.replace(" ", r"[ \t\r\n]+"), flags)
-
-
-# The non-ASCII characters re.I matches to ASCII letters; ``str.lower`` maps none of them to
-# its ASCII letter one for one.
-FOLD_UNSAFE = ("\u0130", "\u0131", "\u017f", "\u212a")
-
-
-def lower_folds(text: str, low: str) -> bool:
-    """Whether ``low`` (``text.lower()``) can stand in for ``text`` under re.I: wherever a
-    case-insensitive run of ASCII letters matches in ``text``, ``low`` holds it lower-cased at
-    the same offset."""
-    return len(low) == len(text) and not any(c in text for c in FOLD_UNSAFE)
-
-
-class LineRegex:
-    """A pattern anchored at line starts (``^`` under ``re.M``) with ``search`` and ``finditer``
-    that find the very same matches, faster.
-
-    ``re`` tries a ``^`` pattern at every position of the text; the same body after a literal
-    newline lets it skip from line to line in C. ``body`` must never match the empty string.
-    """
-
-    def __init__(self, body: str, flags: int = 0):
-        self.rx = re.compile(f"^(?:{body})", flags | re.M)
-        self._after_newline = re.compile(f"\n(?:{body})", flags | re.M)
-
-    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
-        pos = max(pos, 0)
-        end = len(text) if endpos is None else endpos
-        if pos == 0 or (0 < pos <= len(text) and text[pos - 1] == "\n"):
-            m = self.rx.match(text, pos, end)
-            if m is not None:
-                return m
-        n = self._after_newline.search(text, pos, end)
-        return None if n is None else self.rx.match(text, n.start() + 1, end)
-
-    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterator[re.Match]:
-        while (m := self.search(text, pos, endpos)) is not None:
-            yield m
-            pos = m.end()

@@ -6,9 +6,9 @@ import re
 from datetime import date
 
 from imr_llm.checks.base import CheckContext, finding, register
-from imr_llm.extract import dates as dateparse
 from imr_llm.guidelines import treatment_topics
 from imr_llm.schemas import Evidence, Finding
+from imr_llm.text import dates as dateparse
 
 _LABELS = {
     "date_of_injury": r"Date\s+of\s+Injury:",

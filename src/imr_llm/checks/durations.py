@@ -14,8 +14,8 @@ from datetime import date
 
 from imr_llm.checks.base import CheckContext, finding, register, spaced
 from imr_llm.checks.dates import header_evidence
-from imr_llm.extract import dates as dateparse
 from imr_llm.schemas import Finding, Severity
+from imr_llm.text import dates as dateparse
 
 _NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,

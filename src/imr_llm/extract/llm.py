@@ -18,8 +18,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from imr_llm.checks.base import Sections
-from imr_llm.extract.dates import parse_date
 from imr_llm.llm.client import UNANSWERABLE, LLMClient, LLMError
 from imr_llm.llm.responses import (
     CaseBasics,
@@ -29,6 +27,8 @@ from imr_llm.llm.responses import (
     quote_in_text,
 )
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Letter
+from imr_llm.text.dates import parse_date
+from imr_llm.text.spans import Sections
 
 T = TypeVar("T")
 

@@ -60,7 +60,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from imr_llm.checks.base import Sections
 from imr_llm.extract.llm import compact, gather_or_cancel, letter_head
 from imr_llm.guidelines import body_regions, find_regions, topics_related, treatment_topics
 from imr_llm.llm.client import LLMClient, LLMError
@@ -73,6 +72,7 @@ from imr_llm.llm.responses import (
     locate,
 )
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Letter, Severity
+from imr_llm.text.spans import Sections
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from itertools import accumulate, compress
 
 from pydantic import BaseModel, Field
 
-from imr_llm.checks.base import FOLD_UNSAFE
+from imr_llm.text.spans import FOLD_UNSAFE
 
 
 class Limit(BaseModel):

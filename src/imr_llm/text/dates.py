@@ -7,7 +7,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date
 
-from imr_llm.checks.base import matches_at
+from imr_llm.text.spans import matches_at
 
 _MONTHS = {
     m: i
