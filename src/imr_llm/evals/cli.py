@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 
 from imr_llm.evals.metrics import Scorecard
+from imr_llm.evals.split import split_of
 from imr_llm.ingest import owner_only_open
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
@@ -39,6 +40,11 @@ class Backend(StrEnum):
     none = "none"
     openai = "openai"
     local = "local"
+
+
+class Split(StrEnum):
+    tune = "tune"
+    check = "check"
 
 
 eval_app = typer.Typer(
@@ -82,6 +88,7 @@ class RunInfo:
     cache: bool
     command: str
     letter_ids: list[str] = field(default_factory=list)
+    split: str | None = None
 
     def describe_sample(self) -> str:
         how = {
@@ -90,9 +97,10 @@ class RunInfo:
             "sample": f"a random sample (--sample {self.used} --seed {self.seed})",
             "listed": "the letters named by --letters: " + ", ".join(self.letter_ids),
         }[self.selection]
+        part = f" in its `{self.split}` split" if self.split else ""
         return (
-            f"Sample: {self.used} of {self.labeled} labeled letters of set `{self.set_name}` "
-            f"({self.set_dir}); {how}."
+            f"Sample: {self.used} of {self.labeled} labeled letters{part} of set "
+            f"`{self.set_name}` ({self.set_dir}); {how}."
         )
 
     def describe_backend(self) -> str:
@@ -257,6 +265,14 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the LLM cache.")
     ] = False,
+    split: Annotated[
+        Split | None,
+        typer.Option(
+            "--split",
+            help="Score only the tune split (develop against it) or the check split (measure "
+            "on it before fixing what it shows): a fixed hash of each letter's base id.",
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline on every labeled letter of SET_DIR and print its scorecard."""
     from imr_llm.evals.runner import load_set, run_eval
@@ -305,15 +321,19 @@ def run(
         except ValueError as exc:
             raise _fail(str(exc)) from None
 
+    labels = es.labels
+    if split is not None:
+        labels = [lab for lab in labels if split_of(lab.letter_id) == split.value]
     try:
-        chosen, selection = _select(es.labels, limit, sample, seed, letter_ids)
+        chosen, selection = _select(labels, limit, sample, seed, letter_ids)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     info = RunInfo(
         set_name=es.name,
         set_dir=str(set_dir),
-        labeled=len(es.labels),
+        labeled=len(labels),
         used=len(chosen),
+        split=split.value if split else None,
         selection=selection,
         seed=seed if selection == "sample" else None,
         backend=llm.value,
@@ -333,6 +353,7 @@ def run(
             seed,
             no_cache,
             ",".join(lab.letter_id for lab in chosen) if selection == "listed" else None,
+            split,
         ),
         letter_ids=[lab.letter_id for lab in chosen],
     )
@@ -392,6 +413,7 @@ def _command(
     seed,
     no_cache,
     letters=None,
+    split=None,
 ) -> str:
     parts = ["imr-llm", "eval", str(set_dir), "--llm", llm.value]
     for flag, value in (
@@ -404,6 +426,7 @@ def _command(
         ("--sample", sample),
         ("--seed", seed if sample is not None else None),
         ("--letters", letters),
+        ("--split", split.value if split else None),
     ):
         if value is not None:
             parts += [flag, str(value)]
