@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES
-from imr_llm.audit import AuditOptions, run_audit
+from imr_llm.audit import AuditOptions, RunFolderError, run_audit
 from imr_llm.ingest import expand_paths
 from imr_llm.report import writers
 
@@ -65,28 +65,60 @@ def test_outputs_stream_from_the_results_file(tmp_path):
     assert html.count('type="application/x-imr-chunk"') >= 1
 
 
-def test_resume_keeps_other_inputs_and_redoes_retryable_errors(tmp_path):
+def _rewrite(path: Path, records: list[dict], torn: bool = True) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if torn:
+            fh.write('{"schema_version":1,"letter_id":"torn')  # killed mid-write
+
+
+def test_resume_redoes_retryable_errors_and_missing_letters(tmp_path):
     batch = _batch(tmp_path, 2)
     out = tmp_path / "out"
     _audit(batch, out, workers=1, html=False)
     first = _lines(out / writers.RESULTS)
-    # an earlier run's letter that is not an input now, and a retryable failure of an input
-    stranger = dict(first[0], source="/elsewhere/old.pdf", letter_id="old")
+    # a letter never finished, and a retryable failure of another
     retry = dict(first[1], status="error", error={"kind": "llm_error", "message": "LLM timeout"})
     path = out / writers.RESULTS
-    with open(path, "w", encoding="utf-8") as fh:
-        for rec in [stranger, retry, *first[2:]]:
-            fh.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
-        fh.write('{"schema_version":1,"letter_id":"torn')  # killed mid-write
+    _rewrite(path, [retry, *first[2:]])
     r = _audit(batch, out, workers=2, html=False)
+    assert r.mode == "resume"
     assert r.processed == 2 and r.skipped == len(first) - 2  # first[0] and the retryable one
     final = _lines(path)
-    assert final[: len(first)] == list(r.records)
-    assert [x["source"] for x in final[: len(first)]] == [x["source"] for x in first]
+    assert final == list(r.records)
+    assert [x["source"] for x in final] == [x["source"] for x in first]
     assert final[1]["status"] == "ok"  # redone
-    assert final[len(first) :] == [stranger]  # kept, after this batch's letters
-    for a, b in zip(final[2 : len(first)], first[2:], strict=True):
+    for a, b in zip(final[2:], first[2:], strict=True):
         assert a == b  # byte-for-byte the same records, not redone
+
+
+def test_other_inputs_in_the_folder_refuse_or_append(tmp_path):
+    """Issue 15, item 3: a folder that holds another run's letters is never silently mixed."""
+    batch = _batch(tmp_path, 2)
+    out = tmp_path / "out"
+    _audit(batch, out, workers=1, html=False)
+    first = _lines(out / writers.RESULTS)
+    stranger = dict(first[0], source="/elsewhere/old.pdf", path="/elsewhere/old.pdf")
+    stranger["letter_id"] = "old"
+    path = out / writers.RESULTS
+    _rewrite(path, [stranger, *first], torn=False)
+    before = path.read_bytes()
+    with pytest.raises(RunFolderError, match="--append.*--force"):
+        _audit(batch, out, workers=2, html=False)
+    assert path.read_bytes() == before  # refused: nothing written
+
+    r = _audit(batch, out, workers=2, html=False, append=True)
+    assert r.mode == "append" and r.processed == 0
+    final = _lines(path)
+    assert final == list(r.records)
+    # the manifest's letters in order, then the record it did not list
+    assert final[:-1] == first and final[-1] == stranger
+    with open(out / writers.FINDINGS, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {row["letter_id"] for row in rows} == {x["letter_id"] for x in final if x["findings"]}
+    manifest = json.loads((out / writers.MANIFEST).read_text())
+    assert [m["path"] for m in manifest["inputs"]] == [x["path"] for x in final]
 
 
 def test_interrupt_keeps_every_finished_letter(tmp_path):

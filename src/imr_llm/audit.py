@@ -1,8 +1,18 @@
 """Batch runner: rules across processes, LLM calls async and bounded, durable resume.
 
 Each finished letter is appended to ``results.jsonl`` as one complete line and fsynced before it
-counts as done. A re-run with the same ``--out`` skips letters already done (same source and
-sha256) and finishes the rest; at the end the file is rewritten, atomically, in input order.
+counts as done. A re-run with the same ``--out`` skips letters already done (same resolved
+absolute path and sha256, however the path was typed and from whichever directory) and finishes
+the rest; at the end the file is rewritten, atomically, in input order.
+
+One ``--out`` folder holds one run. ``run.json`` (the manifest) lists the run's inputs (resolved
+path, sha256, letter id) and options, and the sha256 of the CSV files it last wrote. An audit
+whose inputs are not the run's refuses (``RunFolderError``) unless ``force`` (start over) or
+``append`` (merge: the run becomes both sets of letters); results.jsonl, findings.csv,
+evidence.csv and report.html always hold the same letters. A findings.csv or evidence.csv whose
+sha256 is not the one recorded (edited by hand) is kept as ``NAME.edited-<timestamp>`` before it
+is rewritten. Letter ids are unique within a run: a repeated file stem gets ``~2``, ``~3``... in
+input order.
 
 Memory does not grow with the batch: the process pool runs only a few chunks ahead of the
 writer, and a finished letter leaves behind only its ``LetterEntry`` (where its line is, its
@@ -23,9 +33,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, file_sha256
+from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, file_sha256, resolve_path
 from imr_llm.pipeline import Analysis, analyze
 from imr_llm.report import writers
 from imr_llm.schemas import ErrorKind, Severity
@@ -37,6 +48,20 @@ RETRYABLE = {ErrorKind.llm_error.value, ErrorKind.internal.value}
 PARALLEL_THRESHOLD = 16
 
 _SEVERITY_BY_RANK = {s.rank: s for s in Severity}
+MANIFEST_VERSION = 1
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imr-llm")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+class RunFolderError(Exception):
+    """The ``--out`` folder cannot take this audit; the message says what to do instead."""
 
 
 @dataclass(slots=True)
@@ -58,7 +83,7 @@ class LetterEntry:
 class _Done:
     """One finished letter, serialized and ready to write (built in a worker when possible)."""
 
-    source: str
+    path: str  # resolved absolute path: with sha256, the resume key
     sha256: str | None
     letter_id: str
     status: str
@@ -78,6 +103,12 @@ class AuditOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     html: bool = True
     progress: bool = True
+    append: bool = False  # merge these inputs into the run already in ``out``
+    excel: bool = False  # CSV files start with a UTF-8 byte-order mark
+    warn: Callable[[str], None] | None = None  # warnings for the user (default: logged)
+
+    def warning(self, message: str) -> None:
+        (self.warn or log.warning)(message)
 
 
 @dataclass
@@ -92,6 +123,10 @@ class AuditResult:
     counts: Counter = field(default_factory=Counter)
     letters: list[LetterEntry] = field(default_factory=list)
     path: Path | None = None
+    mode: str = "new"  # "new" | "resume" | "append" | "force": how this audit used ``out``
+    previous: int = 0  # letters the folder's run held before this audit (append)
+    kept_edits: list[Path] = field(default_factory=list)  # hand-edited CSVs set aside
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # stem -> the ids given
 
     @property
     def errors(self) -> Sequence[dict]:
@@ -105,19 +140,26 @@ class AuditResult:
         return _SEVERITY_BY_RANK.get(top)
 
 
-def _key(source: str, sha256: str | None) -> tuple[str, str | None]:
-    return (source, sha256)
+def _key(path: str, sha256: str | None) -> tuple[str, str | None]:
+    return (path, sha256)
+
+
+def _record_path(rec: dict) -> str:
+    """The resolved path a record was audited from: its ``path`` field, or (records written
+    before the field existed) its source resolved here."""
+    return rec.get("path") or resolve_path(rec.get("source", "")) or rec.get("source", "")
 
 
 def _top_rank(findings) -> int:
     return max((Severity(f["severity"]).rank for f in findings or []), default=-1)
 
 
-def _done(analysis: Analysis) -> _Done:
+def _done(analysis: Analysis, path: str) -> _Done:
     rec = analysis.record
     obj = rec.to_json_dict()
+    obj["path"] = path
     return _Done(
-        source=rec.source,
+        path=path,
         sha256=rec.sha256,
         letter_id=rec.letter_id,
         status=rec.status,
@@ -127,18 +169,23 @@ def _done(analysis: Analysis) -> _Done:
     )
 
 
-def _analyze_job(job: tuple[str, str, int]) -> Analysis:
-    path, source, max_bytes = job
-    return analyze(Path(path), source=source, max_bytes=max_bytes)
+Job = tuple[str, str, int, str, str]  # path, source, max_bytes, letter id, resolved path
 
 
-def _analyze_chunk(jobs: list[tuple[str, str, int]]) -> list[Analysis]:
-    return [_analyze_job(job) for job in jobs]
+def _analyze_job(job: Job) -> Analysis:
+    path, source, max_bytes, letter_id, _resolved = job
+    analysis = analyze(Path(path), source=source, max_bytes=max_bytes)
+    analysis.record.letter_id = letter_id
+    return analysis
 
 
-def _done_chunk(jobs: list[tuple[str, str, int]]) -> list[_Done]:
+def _analyze_chunk(jobs: list[Job]) -> list[tuple[Analysis, str]]:
+    return [(_analyze_job(job), job[4]) for job in jobs]
+
+
+def _done_chunk(jobs: list[Job]) -> list[_Done]:
     """Rules-only work for a worker: analyze and serialize, so the parent only writes."""
-    return [_done(_analyze_job(job)) for job in jobs]
+    return [_done(_analyze_job(job), job[4]) for job in jobs]
 
 
 class _OrderedPool:
@@ -175,28 +222,38 @@ class _OrderedPool:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _jobs(todo: list[InputFile], options: AuditOptions) -> list[tuple[str, str, int]]:
-    return [(str(i.path), i.source, options.max_bytes) for i in todo]
+@dataclass(slots=True)
+class _Todo:
+    input: InputFile
+    letter_id: str
+    resolved: str
+
+
+def _jobs(todo: list[_Todo], options: AuditOptions) -> list[Job]:
+    return [
+        (str(t.input.path), t.input.source, options.max_bytes, t.letter_id, t.resolved)
+        for t in todo
+    ]
 
 
 def _workers(options: AuditOptions) -> int:
     return options.workers or os.cpu_count() or 1
 
 
-def _rules_results(todo: list[InputFile], options: AuditOptions) -> Iterator[list[_Done]]:
+def _rules_results(todo: list[_Todo], options: AuditOptions) -> Iterator[list[_Done]]:
     """Rules-only results in input order: one letter at a time in this process, or a chunk at
     a time from the process pool."""
     jobs = _jobs(todo, options)
     workers = _workers(options)
     if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
         for job in jobs:
-            yield [_done(_analyze_job(job))]
+            yield [_done(_analyze_job(job), job[4])]
         return
     chunk = max(1, min(32, len(jobs) // (workers * 8)))
     yield from _OrderedPool(_done_chunk, jobs, workers, chunk, ahead=workers * 2)
 
 
-def _write_rules(todo: list[InputFile], options: AuditOptions, finish) -> None:
+def _write_rules(todo: list[_Todo], options: AuditOptions, finish) -> None:
     """Write rules-only results as they come, each letter its own write and fsync. (Grouping
     the letters of a chunk into one fsync measured slower on a loaded 2-core machine: 127
     against 141 letters/s, though it used 3% less CPU.)"""
@@ -206,19 +263,143 @@ def _write_rules(todo: list[InputFile], options: AuditOptions, finish) -> None:
 
 
 def _analyses(
-    todo: list[InputFile], options: AuditOptions
-) -> tuple[Iterator[Analysis], _OrderedPool | None]:
+    todo: list[_Todo], options: AuditOptions
+) -> tuple[Iterator[tuple[Analysis, str]], _OrderedPool | None]:
     """Rules results for the LLM stage, in input order, and the pool to close when done. Even
     with one worker a batch runs the rules in a separate process, so they do not compete with
     the event loop for the GIL; the pool starts at once, so the first letters are analyzed while
     the LLM client starts."""
     jobs = _jobs(todo, options)
     if len(jobs) < PARALLEL_THRESHOLD:
-        return (_analyze_job(job) for job in jobs), None
+        return ((_analyze_job(job), job[4]) for job in jobs), None
     workers = _workers(options)
     chunk = 4 if len(jobs) >= workers * 32 else 1
     pool = _OrderedPool(_analyze_chunk, jobs, workers, chunk, ahead=workers * 2)
     return itertools.chain.from_iterable(pool), pool
+
+
+@dataclass
+class _Entry:
+    """One letter of the run, as the manifest lists it."""
+
+    path: str  # resolved absolute path
+    source: str  # as given
+    sha256: str | None
+    letter_id: str
+    input: InputFile | None = None  # None: a letter of an earlier audit of this run
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.path,
+            "source": self.source,
+            "sha256": self.sha256,
+            "letter_id": self.letter_id,
+        }
+
+
+def _unique_ids(entries: list[_Entry], taken: set[str]) -> dict[str, list[str]]:
+    """Give each entry without a letter id its file stem, or ``stem~N`` (N = 2, 3, ... in input
+    order) when the stem is taken; returns stem -> every id given to it, for stems used twice."""
+    dupes: dict[str, list[str]] = {}
+    stems: dict[str, list[str]] = {}
+    for e in entries:
+        stem = Path(e.source).stem if not e.letter_id else None
+        if stem is None:
+            stems.setdefault(e.letter_id.split("~")[0], []).append(e.letter_id)
+            continue
+        lid, n = stem, 1
+        while lid in taken:
+            n += 1
+            lid = f"{stem}~{n}"
+        e.letter_id = lid
+        taken.add(lid)
+        stems.setdefault(stem, []).append(lid)
+    for stem, ids in stems.items():
+        if len(ids) > 1:
+            dupes[stem] = ids
+    return dupes
+
+
+def _previous_run(
+    out: Path, manifest: dict | None, results_path: Path
+) -> tuple[list[_Entry], dict, dict]:
+    """What ``out`` holds: the run's letters in order (the manifest's, then any record the
+    manifest does not list), and per resume key the last record line and the last one that
+    counts as done."""
+    entries: dict[str, _Entry] = {}
+    for m in (manifest or {}).get("inputs") or []:
+        if isinstance(m, dict) and m.get("path"):
+            entries[m["path"]] = _Entry(
+                m["path"], m.get("source", m["path"]), m.get("sha256"), m.get("letter_id", "")
+            )
+    previous: dict[tuple[str, str | None], LetterEntry] = {}
+    done: dict[tuple[str, str | None], LetterEntry] = {}
+    for offset, length, rec in writers.scan_results(results_path):
+        path = _record_path(rec)
+        k = _key(path, rec.get("sha256"))
+        entry = LetterEntry(
+            letter_id=rec.get("letter_id", ""),
+            status=rec.get("status", "error"),
+            top=_top_rank(rec.get("findings")),
+            offset=offset,
+            length=length,
+        )
+        previous[k] = entry
+        if rec.get("status") == "ok" or (rec.get("error") or {}).get("kind") not in RETRYABLE:
+            done[k] = entry
+        if path not in entries:
+            entries[path] = _Entry(path, rec.get("source", path), k[1], entry.letter_id)
+    return list(entries.values()), previous, done
+
+
+def _mismatch_message(out: Path, before: list[_Entry], now: list[_Entry]) -> str:
+    old = {e.path for e in before}
+    new = {e.path for e in now}
+    added, gone = len(new - old), len(old - new)
+    parts = []
+    if added:
+        parts.append(f"{added} of these inputs are not in it")
+    if gone:
+        parts.append(f"{gone} of its letters are not among these inputs")
+    return (
+        f"{out} already holds the results of an audit of {len(old)} other letter(s) "
+        f"({'; '.join(parts)}). One folder holds one run, so nothing was written. Re-run with "
+        f"--append to add these letters to that run (results.jsonl, findings.csv and "
+        f"report.html then cover all of them), --force to discard it and start over, or "
+        f"give a new --out folder."
+    )
+
+
+def _keep_edited(out: Path, name: str, recorded: str | None, options: AuditOptions) -> Path | None:
+    """Set aside ``out/name`` when its sha256 is not the one the last run wrote (edited by
+    hand): renamed to ``name.edited-<timestamp>``; returns the new path."""
+    path = out / name
+    now = writers.file_digest(path)
+    if now is None or recorded is None or now == recorded:
+        return None
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    kept = path.with_name(f"{name}.edited-{stamp}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{name}.edited-{stamp}-{n}")
+    os.replace(path, kept)
+    options.warning(
+        f"{path} was changed since the last audit wrote it; your copy is kept as {kept.name} "
+        f"and {name} is written afresh"
+    )
+    return kept
+
+
+def _options_json(options: AuditOptions) -> dict:
+    llm = options.llm
+    return {
+        "llm": getattr(llm, "backend", None) or ("none" if llm is None else str(llm)),
+        "model": getattr(llm, "model", None),
+        "max_bytes": options.max_bytes,
+        "html": options.html,
+        "excel": options.excel,
+    }
 
 
 def run_audit(
@@ -227,36 +408,99 @@ def run_audit(
     on_progress: Callable[[LetterEntry], None] | None = None,
 ) -> AuditResult:
     """Audit ``inputs`` into ``options.out``; ``on_progress`` gets each letter's entry once its
-    line is on disk."""
+    line is on disk. Raises ``RunFolderError`` when ``out`` is not a folder, or holds another
+    run and neither ``force`` nor ``append`` is set (nothing is written then)."""
     started = time.perf_counter()
     out = options.out
-    writers.ensure_private_dir(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(
+            f"--out {out} is a file, not a folder; give a folder path (a new one, or the folder "
+            "of an earlier audit to resume it)"
+        )
+    try:
+        manifest = writers.read_manifest(out) if out.is_dir() else None
+    except ValueError as exc:
+        raise RunFolderError(
+            f"{exc}: this folder's run manifest is damaged; re-run with --force to start over, "
+            "or give a new --out folder"
+        ) from None
+    manifest = manifest or {}
     results_path = out / writers.RESULTS
-    # What earlier runs left: per key, the last line (kept if not an input now) and the last
-    # line that counts as done (not redone).
-    previous: dict[tuple[str, str | None], LetterEntry] = {}
-    done: dict[tuple[str, str | None], LetterEntry] = {}
+    before, previous, done = [], {}, {}
     if not options.force:
-        for offset, length, rec in writers.scan_results(results_path):
-            k = _key(rec["source"], rec.get("sha256"))
-            entry = LetterEntry(
-                letter_id=rec.get("letter_id", ""),
-                status=rec.get("status", "error"),
-                top=_top_rank(rec.get("findings")),
-                offset=offset,
-                length=length,
-            )
-            previous[k] = entry
-            if rec.get("status") == "ok" or (rec.get("error") or {}).get("kind") not in RETRYABLE:
-                done[k] = entry
+        before, previous, done = _previous_run(out, manifest, results_path)
 
-    keys = [_key(i.source, file_sha256(i.path)) for i in inputs]
-    todo = [i for i, k in zip(inputs, keys, strict=True) if k not in done or k[1] is None]
-    result = AuditResult(records=[], skipped=len(inputs) - len(todo), path=results_path)
+    now = [
+        _Entry(i.key_path, i.source, file_sha256(i.path), "", i) for i in inputs
+    ]
+    if options.force:
+        mode = "force" if results_path.exists() or manifest else "new"
+    elif not before:
+        mode = "new"
+    elif {e.path for e in before} == {e.path for e in now}:
+        mode = "resume"
+    elif options.append:
+        mode = "append"
+    else:
+        raise RunFolderError(_mismatch_message(out, before, now))
+
+    # The run's letters, in order, with their ids: an earlier audit's keep theirs.
+    if mode == "append":
+        by_path = {e.path: e for e in now}
+        run: list[_Entry] = []
+        for e in before:
+            cur = by_path.pop(e.path, None)
+            if cur is not None:
+                cur.letter_id = e.letter_id
+                run.append(cur)
+            else:
+                run.append(e)
+        run.extend(by_path.values())
+    else:
+        ids = {e.path: e.letter_id for e in before}
+        run = now
+        for e in run:
+            e.letter_id = ids.get(e.path, "")
+    taken = {e.letter_id for e in run if e.letter_id}
+    result = AuditResult(records=[], path=results_path, mode=mode)
+    result.previous = len(before) if mode == "append" else 0
+    result.duplicates = _unique_ids(run, taken)
+    for stem, lids in result.duplicates.items():
+        options.warning(
+            f"{len(lids)} inputs have the letter id {stem}; they are told apart as "
+            f"{', '.join(lids)} (in input order): check they are not the same letter twice"
+        )
+
+    keys = [_key(e.path, e.sha256) for e in run]
+    todo = [
+        _Todo(e.input or InputFile(Path(e.path), e.source, e.path), e.letter_id, e.path)
+        for e, k in zip(run, keys, strict=True)
+        if k not in done or k[1] is None
+    ]
+    result.skipped = len(run) - len(todo)
+
+    writers.ensure_private_dir(out)
+    outputs = dict(manifest.get("outputs") or {}) if mode != "force" else {}
+    created = manifest.get("created") if mode in ("resume", "append") else None
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {
+        "manifest_version": MANIFEST_VERSION,
+        "tool": f"imr-llm {package_version()}",
+        "created": created or stamp,
+        "updated": stamp,
+        "state": "running",
+        "last_audit": mode,
+        "options": _options_json(options),
+        "letters": len(run),
+        "inputs": [e.to_json() for e in run],
+        "outputs": outputs,
+    }
+    writers.write_manifest(out, record)
+
     store = writers.TextStore(out / writers.TEXTS)
     fresh: dict[tuple[str, str | None], LetterEntry] = {}
     try:
-        with writers.ResultsWriter(results_path, truncate=options.force) as sink:
+        with writers.ResultsWriter(results_path, truncate=mode == "force") as sink:
 
             def finish(batch: list[_Done]) -> None:
                 # Texts first: a letter whose line is on disk always has its text stored.
@@ -267,7 +511,7 @@ def run_audit(
                 entries = []
                 for d, offset in zip(batch, offsets, strict=True):
                     entry = LetterEntry(d.letter_id, d.status, d.top, offset, len(d.line))
-                    fresh[_key(d.source, d.sha256)] = entry
+                    fresh[_key(d.path, d.sha256)] = entry
                     entries.append(entry)
                 result.processed += len(entries)
                 if on_progress:
@@ -284,6 +528,8 @@ def run_audit(
                     if pool is not None:
                         pool.close()
     finally:
+        # The run's letters only, in order; a record of a letter not (or no longer, e.g. its
+        # file changed) in the run is dropped, so every output describes the same letters.
         ordered: list[LetterEntry] = []
         seen: set[tuple[str, str | None]] = set()
         for k in keys:
@@ -291,22 +537,41 @@ def run_audit(
             if entry is not None and k not in seen:
                 seen.add(k)
                 ordered.append(entry)
-        others = [e for k, e in previous.items() if k not in seen]
         offsets = writers.rewrite_lines_in_order(
-            results_path, ((e.offset, e.length) for e in itertools.chain(ordered, others))
+            results_path, ((e.offset, e.length) for e in ordered)
         )
-        for entry, offset in zip(ordered, offsets, strict=False):
+        for entry, offset in zip(ordered, offsets, strict=True):
             entry.offset = offset
         result.letters = ordered
         result.records = writers.ResultsView(
             results_path, (e.offset for e in ordered), (e.length for e in ordered)
         )
     try:
-        writers.write_findings_csv(out / writers.FINDINGS, _counting(result.records, result.counts))
+        for name in (writers.FINDINGS, writers.EVIDENCE):
+            kept = _keep_edited(out, name, outputs.get(name), options)
+            if kept is not None:
+                result.kept_edits.append(kept)
+        writers.write_findings_csv(
+            out / writers.FINDINGS,
+            _counting(result.records, result.counts),
+            evidence_path=out / writers.EVIDENCE,
+            bom=options.excel,
+        )
+        for name in (writers.FINDINGS, writers.EVIDENCE):
+            outputs[name] = writers.file_digest(out / name)
         if options.html:
             _write_html(out, result.records, store)
+        elif (out / writers.REPORT).exists():
+            # A report of an earlier audit would describe other letters: it goes.
+            os.unlink(out / writers.REPORT)
     finally:
         store.close()
+    record.update(
+        state="complete" if len(ordered) == len(run) else "incomplete",
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        outputs=outputs,
+    )
+    writers.write_manifest(out, record)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -324,7 +589,9 @@ def _write_html(out: Path, records, store: writers.TextStore) -> None:
     write_html_report(writers.iter_with_text(records, store), out / writers.REPORT)
 
 
-async def _llm_stage(analyses: Iterator[Analysis], options: AuditOptions, finish) -> None:
+async def _llm_stage(
+    analyses: Iterator[tuple[Analysis, str]], options: AuditOptions, finish
+) -> None:
     """Consume rules results as the process pool yields them; at most ``concurrency`` in flight."""
     from imr_llm.pipeline import LLMSession
 
@@ -339,22 +606,22 @@ async def _llm_stage(analyses: Iterator[Analysis], options: AuditOptions, finish
     try:
         async with LLMSession(options.llm, use_cache=options.use_cache) as session:
 
-            async def one(analysis: Analysis) -> None:
+            async def one(analysis: Analysis, path: str) -> None:
                 try:
                     await session.enrich(analysis)
                 finally:
                     with lock:
-                        finish([_done(analysis)])
+                        finish([_done(analysis, path)])
                     sem.release()
 
             while True:
                 await sem.acquire()
-                analysis = await upcoming
-                if analysis is end:
+                item = await upcoming
+                if item is end:
                     sem.release()
                     break
                 upcoming = loop.run_in_executor(None, next, analyses, end)
-                task = asyncio.create_task(one(analysis))
+                task = asyncio.create_task(one(*item))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if tasks:

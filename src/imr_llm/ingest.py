@@ -35,29 +35,66 @@ class IngestError(Exception):
 class InputFile:
     path: Path
     source: str
+    resolved: str = ""  # the absolute path with symlinks resolved: what resume is keyed on
 
     @property
     def letter_id(self) -> str:
         return self.path.stem
 
+    @property
+    def key_path(self) -> str:
+        return self.resolved or resolve_path(self.path)
 
-def expand_paths(paths: Iterable[str]) -> tuple[list[InputFile], list[str]]:
+
+def resolve_path(path: Path | str) -> str | None:
+    """The absolute path with every symlink resolved, or None when it cannot be resolved (a
+    symlink loop, a link whose target's directory is unreadable)."""
+    try:
+        return str(Path(path).resolve(strict=False))
+    except (RuntimeError, OSError):
+        return None
+
+
+def path_problem(path: Path | str) -> str | None:
+    """Why ``path`` cannot be read as an input, in words that say what to do, or None."""
+    p = Path(path)
+    if resolve_path(p) is None:
+        return f"{path}: symlink loop (the link points back to itself); fix the link or give the real file"
+    if p.is_symlink() and not p.exists():
+        return f"{path}: broken symlink (its target {os.readlink(p)} does not exist); fix the link or give the real file"
+    return None
+
+
+def expand_paths(
+    paths: Iterable[str], problems: list[str] | None = None
+) -> tuple[list[InputFile], list[str]]:
     """Expand files, directories (recursively: .pdf, .txt) and globs, in the order given.
 
-    Returns the inputs and the arguments that matched nothing (for a usage error).
+    Returns the inputs and the arguments that matched nothing (for a usage error). When
+    ``problems`` is given, a message for each argument that names an unreadable path (a symlink
+    loop, a broken link) is appended to it; such arguments are also in the unmatched list.
     """
     found: list[InputFile] = []
     unmatched: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
-    def add(p: Path, source: str) -> None:
-        key = p.resolve()
+    def add(p: Path, source: str) -> bool:
+        key = resolve_path(p)
+        if key is None:
+            return False
         if key not in seen:
             seen.add(key)
-            found.append(InputFile(p, source))
+            found.append(InputFile(p, source, key))
+        return True
 
     for arg in paths:
         p = Path(arg)
+        problem = path_problem(p)
+        if problem is not None:
+            unmatched.append(arg)
+            if problems is not None:
+                problems.append(problem)
+            continue
         if p.is_dir():
             hits = sorted(
                 q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUPPORTED_SUFFIXES

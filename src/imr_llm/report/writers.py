@@ -1,4 +1,5 @@
-"""Durable output files: results.jsonl (append + fsync per letter), findings.csv, letter texts.
+"""Durable output files: results.jsonl (append + fsync per letter), findings.csv, evidence.csv,
+the run manifest (run.json), letter texts.
 
 Every file is created readable by the owner only: records and texts carry health information.
 Nothing here holds a whole batch in memory: results.jsonl is scanned, copied and read back one
@@ -22,7 +23,9 @@ from imr_llm.schemas import AuditRecord
 
 RESULTS = "results.jsonl"
 FINDINGS = "findings.csv"
+EVIDENCE = "evidence.csv"
 REPORT = "report.html"
+MANIFEST = "run.json"
 TEXTS = ".letter-texts.sqlite3"
 
 FINDING_COLUMNS = [
@@ -38,7 +41,26 @@ FINDING_COLUMNS = [
     "message",
     "evidence",
     "evidence_offsets",
+    "item_number",  # 1-based, "item N" as the terminal and report.html say it; "" = the letter
 ]
+
+EVIDENCE_COLUMNS = [
+    "letter_id",
+    "source",
+    "code",
+    "severity",
+    "detector",
+    "item_number",
+    "item",
+    "message",
+    "evidence_number",  # 1-based, within the finding
+    "quote",
+    "start",
+    "end",
+]
+
+# OWASP "CSV injection": a cell a spreadsheet would read as a formula starts with one of these.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -236,19 +258,70 @@ class ResultsView(Sequence):
         return f"<ResultsView {self.path} ({len(self)} records)>"
 
 
-def write_findings_csv(path: Path, records: Iterable[dict]) -> int:
-    """One row per finding of ``records`` (consumed once, streaming); returns the row count."""
-    fd = _private_fd(path, os.O_WRONLY | os.O_TRUNC)
-    rows = 0
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(FINDING_COLUMNS)
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that starts with ``= + - @``, tab or
+    carriage return gets a leading single quote (OWASP's rule), so a letter's text never runs
+    as a formula. Letters are untrusted input. Numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _CsvOut:
+    """A private CSV file written to a temporary sibling and renamed into place when complete,
+    every cell through ``safe_cell``; ``bom`` writes a UTF-8 byte-order mark (for Excel)."""
+
+    def __init__(self, path: Path, columns: list[str], bom: bool = False):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        fd = _private_fd(self.tmp, os.O_WRONLY | os.O_TRUNC)
+        self.fh = os.fdopen(fd, "w", newline="", encoding="utf-8-sig" if bom else "utf-8")
+        self.w = csv.writer(self.fh)
+        self.w.writerow(columns)
+        self.rows = 0
+
+    def row(self, cells: list[Any]) -> None:
+        self.w.writerow([safe_cell(c) for c in cells])
+        self.rows += 1
+
+    def commit(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.fh.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
+def item_number(decision_index: int | None) -> int | str:
+    """The 1-based item number every human-facing output uses ("item 1" = decision_index 0)."""
+    return "" if decision_index is None else decision_index + 1
+
+
+def write_findings_csv(
+    path: Path,
+    records: Iterable[dict],
+    *,
+    evidence_path: Path | None = None,
+    bom: bool = False,
+) -> int:
+    """One row per finding of ``records`` (consumed once, streaming) in ``path``, and one row
+    per evidence quote in ``evidence_path`` when given; returns the finding row count. Both
+    files appear complete or not at all (written aside, then renamed)."""
+    outs = [_CsvOut(path, FINDING_COLUMNS, bom)]
+    if evidence_path is not None:
+        outs.append(_CsvOut(evidence_path, EVIDENCE_COLUMNS, bom))
+    try:
         for rec in records:
             decisions = {d["index"]: d for d in rec.get("decisions") or []}
             for f in rec.get("findings") or []:
-                d = decisions.get(f.get("decision_index"), {})
+                di = f.get("decision_index")
+                d = decisions.get(di, {})
                 ev = f.get("evidence") or []
-                w.writerow(
+                outs[0].row(
                     [
                         rec["letter_id"],
                         rec["source"],
@@ -256,16 +329,80 @@ def write_findings_csv(path: Path, records: Iterable[dict]) -> int:
                         f["code"],
                         f["severity"],
                         f.get("detector", "rules"),
-                        "" if f.get("decision_index") is None else f["decision_index"],
+                        "" if di is None else di,
                         d.get("item", ""),
                         d.get("outcome", ""),
                         f["message"],
                         " | ".join(" ".join(e["quote"].split()) for e in ev),
                         " ".join(f"{e['start']}-{e['end']}" for e in ev),
+                        item_number(di),
                     ]
                 )
-                rows += 1
-    return rows
+                if evidence_path is None:
+                    continue
+                for n, e in enumerate(ev, 1):
+                    outs[1].row(
+                        [
+                            rec["letter_id"],
+                            rec["source"],
+                            f["code"],
+                            f["severity"],
+                            f.get("detector", "rules"),
+                            item_number(di),
+                            d.get("item", ""),
+                            f["message"],
+                            n,
+                            " ".join(e["quote"].split()),
+                            e["start"],
+                            e["end"],
+                        ]
+                    )
+    except BaseException:
+        for o in outs:
+            o.abort()
+        raise
+    for o in outs:
+        o.commit()
+    return outs[0].rows
+
+
+def file_digest(path: Path) -> str | None:
+    """sha256 of a file's bytes, or None when it does not exist."""
+    import hashlib
+
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def read_manifest(out: Path) -> dict | None:
+    """The run manifest of an output folder, or None when there is none. Raises ValueError
+    when it exists but is not a JSON object."""
+    path = out / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object")
+    return data
+
+
+def write_manifest(out: Path, data: dict) -> None:
+    """Write the run manifest atomically (owner-only)."""
+    path = out / MANIFEST
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = _private_fd(tmp, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def pack_text(text: str) -> bytes:
