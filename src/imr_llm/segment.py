@@ -14,7 +14,8 @@ from itertools import accumulate
 
 from imr_llm.schemas import CaseFacts, Decision, Evidence, Layout, Letter
 from imr_llm.text import dates as dateparse
-from imr_llm.text.spans import LineRegex, Sections, lower_folds
+from imr_llm.text.negation import last_conclusion
+from imr_llm.text.spans import LineRegex, Sections, sentence_around
 
 _ISSUES_HEADINGS = LineRegex(
     r"[ \t]*(IMR ISSUES,? DECISIONS AND RATIONALES|IMR DECISION\(S\) AND RATIONALE\(S\)"
@@ -69,22 +70,6 @@ _HEADING_SENTENCE_END = re.compile(
     r"(was the original request|by the Claims Administrator|IMR eligible|Claims Administrator)\.\s*$",
     re.I,
 )
-
-_NEG = (
-    r"(?:not|never|no longer)\s+(?:be\s+|been\s+|considered\s+|deemed\s+|seen\s+as\s+|"
-    r"shown\s+to\s+be\s+|established\s+as\s+|supported\s+as\s+)?(?:medically\s+)?necessary"
-    r"|(?:not|cannot\s+be|can\s*not\s+be|cannot)\s+(?:be\s+)?(?:deemed|considered|established|"
-    r"determined|found|supported)(?:\s+to\s+be|\s+as)?\s+(?:medically\s+)?necessary"
-    r"|medical\s+necessity\s+(?:of\s+(?:this|the)\s+(?:request|item|treatment)\s+)?(?:(?:has|had|was|is)\s+)?(?:not|never)\s+(?:been\s+)?established"
-    r"|not\s+(?:a\s+)?medical(?:ly)?\s+necess(?:ity|ary)"
-    r"|\bunnecessary\b|\bnon-?certified\b|is\s+not\s+(?:medically\s+)?(?:supported|warranted|indicated)"
-)
-_POS = (
-    r"(?:is|are|was|were|be|been|considered|deemed|determined\s+to\s+be|established\s+as|"
-    r"found\s+to\s+be|as)\s+(?:medically\s+)?necessary"
-    r"|medical\s+necessity\s+(?:(?:has|had|was|is)\s+)?(?:been\s+)?established"
-)
-_CONCLUSION = re.compile(rf"(?P<neg>{_NEG})|(?P<pos>{_POS})", re.I)
 
 _AGE_SEX = re.compile(
     r"\b(?P<age>\d{1,3})\s*(?:-|\s)?\s*(?:years?|yrs?|y/o|yo)\b(?:[\s-]*old)?[\s,-]*"
@@ -454,57 +439,15 @@ def _citation(s: str) -> str:
     return _LEAD_IN.sub("", _clean(s), count=1)
 
 
-_ANCHORS = ("necess", "certif", "supported", "warranted", "indicated")
-# What every _CONCLUSION alternative opens with, searched in a lower-cased copy: ``re`` skips
-# to these in C, where it would try the case-insensitive alternation at every position.
-_CONCLUSION_START = re.compile(
-    r"n(?:ot\s|ever\s|o longer|on-?cert)|can|considered\s|medical\s|unnecessary|is\s"
-    r"|a(?:re|s)\s|w(?:as|ere)\s|be(?:en)?\s|de(?:emed|termined)\s|established\s|found\s"
-)
-
-
 def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | None]:
-    """The rationale's own conclusion: the last sentence saying (not) medically necessary."""
-    a, b = span
-    raw = text[a:b]
-    low = raw.lower()
-    fast = lower_folds(raw, low)
-    anchors = sorted({i for word in _ANCHORS for i in _find_all(low, word)}, reverse=True)
-    last = None
-    for pos in anchors:
-        window_start = a + max(0, pos - 140)
-        window_end = min(b, a + pos + 90)
-        if fast:
-            found = _conclusions(text, low, a, window_start, window_end)
-        else:
-            found = _CONCLUSION.finditer(text, window_start, window_end)
-        for m in found:
-            if last is None or m.end() > last.end():
-                last = m
-        if last is not None and last.end() >= a + pos:
-            break
-    if not last:
+    """The rationale's own conclusion: its last non-hypothetical sentence saying the request
+    is (not) medically necessary, negation read by scope (``text.negation``)."""
+    c = last_conclusion(text, *span)
+    if c is None:
         return "unclear", None
-    s0 = _sentence_start(text, last.start(), a)
-    s1 = _sentence_end(text, last.end(), b)
+    s0, s1 = sentence_around(text, c.start, *span)
     ev = Evidence(quote=text[s0:s1], start=s0, end=s1)
-    return ("not_medically_necessary" if last.group("neg") else "medically_necessary"), ev
-
-
-def _conclusions(text: str, low: str, base: int, start: int, end: int):
-    """``_CONCLUSION.finditer(text, start, end)``, trying it only where ``low`` (``text``
-    lower-cased from ``base``, see ``lower_folds``) has one of the opening pairs."""
-    pos = start
-    while True:
-        c = _CONCLUSION_START.search(low, pos - base, end - base)
-        if c is None:
-            return
-        m = _CONCLUSION.match(text, base + c.start(), end)
-        if m is None:
-            pos = base + c.start() + 1
-        else:
-            yield m
-            pos = m.end()
+    return ("not_medically_necessary" if c.polarity == "negated" else "medically_necessary"), ev
 
 
 def _find_all(haystack: str, needle: str):

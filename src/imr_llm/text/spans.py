@@ -122,8 +122,41 @@ class LineRegex:
 # Abbreviations that take a period mid-sentence do not end one.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9\"'\u201c(\[]|\s*$)")
 _ABBREVIATIONS = frozenset(
-    "dr mr mrs ms vs no nos pg pp p approx dept inc jr sr st mt ft ca pa md do fig e.g i.e "
-    "etc al cf ref sec u.s a.m p.m".split()
+    [
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "vs",
+        "no",
+        "nos",
+        "pg",
+        "pp",
+        "p",
+        "approx",
+        "dept",
+        "inc",
+        "jr",
+        "sr",
+        "st",
+        "mt",
+        "ft",
+        "ca",
+        "pa",
+        "md",
+        "do",
+        "fig",
+        "e.g",
+        "i.e",
+        "etc",
+        "al",
+        "cf",
+        "ref",
+        "sec",
+        "u.s",
+        "a.m",
+        "p.m",
+    ]
 )
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
@@ -162,7 +195,9 @@ def _append(text: str, out: list[tuple[int, int]], a: int, b: int) -> None:
         out.append((a, b))
 
 
-def sentence_around(text: str, pos: int, floor: int = 0, ceil: int | None = None) -> tuple[int, int]:
+def sentence_around(
+    text: str, pos: int, floor: int = 0, ceil: int | None = None
+) -> tuple[int, int]:
     """The span of the sentence holding ``pos``, within ``text[floor:ceil]``.
 
     Scans only a window around ``pos``: a sentence longer than 1,500 characters is cut there.
