@@ -150,6 +150,25 @@ def test_eval_letters_dir_missing_is_a_usage_error(tmp_path):
     assert res.exit_code == 2 and "letters directory" in res.output
 
 
+def test_usage_error_naming_a_long_path_is_one_line_at_any_width(tmp_path):
+    """Issue 15, item 10: the message is not wrapped by Rich, so it reads the same whatever
+    the terminal width (COLUMNS) or the length of the temporary path."""
+    deep = tmp_path / ("a-long-folder-name-" * 6) / ("b" * 120) / ("c" * 120)
+    (deep / "labels").mkdir(parents=True)
+    label = json.loads(next((AUTHORED / "labels").glob("*.json")).read_text())
+    (deep / "labels" / f"{label['letter_id']}.json").write_text(json.dumps(label))
+    (deep / "set.json").write_text(json.dumps({"name": "x", "letters_dir": "nowhere"}))
+    res = invoke("eval", deep)
+    assert res.exit_code == 2
+    assert f"{deep}: its letters directory" in res.stderr
+
+
+def test_eval_accepts_verbosity_flags(tmp_path):
+    res = invoke("eval", "-q", AUTHORED, "--limit", "1")
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+
+
 def test_eval_with_llm_uses_one_session(fake_openai, tmp_path, monkeypatch):
     import imr_llm.pipeline as pipeline
 

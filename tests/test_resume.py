@@ -24,7 +24,7 @@ def _batch(tmp_path: Path, copies: int) -> Path:
     return batch
 
 
-def _audit(batch: Path, out: Path, *extra: str) -> subprocess.Popen:
+def _audit(batch: Path | str, out: Path | str, *extra: str, cwd=None) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-m",
@@ -36,7 +36,9 @@ def _audit(batch: Path, out: Path, *extra: str) -> subprocess.Popen:
         "--no-html",
         *extra,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
+    )
 
 
 def _lines(path: Path) -> list[str]:
@@ -82,3 +84,33 @@ def test_force_redoes_everything(tmp_path):
     stdout, _ = proc.communicate(timeout=120)
     assert "0 already done" in stdout.replace("\n", " ")
     assert len(_lines(out / "results.jsonl")) == len(list(batch.iterdir()))
+
+
+def test_sigkill_then_resume_from_another_directory(tmp_path):
+    """Issue 15, item 4: resume is keyed on the resolved path and sha256, not on how the path
+    was typed: killed as `audit big --out x` in one directory, resumed as `audit ../here/big
+    --out /abs/x` from another, every letter is in results.jsonl exactly once."""
+    here = tmp_path / "here"
+    here.mkdir()
+    batch = _batch(here, 40)
+    batch = batch.rename(here / "big")
+    total = len(list(batch.iterdir()))
+    (tmp_path / "elsewhere").mkdir()
+    results = here / "x" / "results.jsonl"
+    proc = _audit("big", "x", "--workers", "1", cwd=here)
+    deadline = time.time() + 60
+    while len(_lines(results)) < 10 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(_lines(results))
+    assert 10 <= done_before < total, "the kill must land mid-batch"
+
+    proc = _audit("../here/big", here / "x", "--workers", "2", cwd=tmp_path / "elsewhere")
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 1), stderr
+    assert f"{done_before} already done" in stdout.replace("\n", " ")
+    final = [json.loads(x) for x in _lines(results)]
+    assert len(final) == total
+    assert sorted(r["path"] for r in final) == sorted(str(p.resolve()) for p in batch.iterdir())
+    assert len({r["letter_id"] for r in final}) == total

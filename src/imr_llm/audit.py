@@ -156,8 +156,8 @@ def _top_rank(findings) -> int:
 
 def _done(analysis: Analysis, path: str) -> _Done:
     rec = analysis.record
+    rec.path = path
     obj = rec.to_json_dict()
-    obj["path"] = path
     return _Done(
         path=path,
         sha256=rec.sha256,

@@ -74,6 +74,19 @@ def _info(message: str) -> None:
         console.print(escape(message))
 
 
+# Exits and usage errors of typer (which vendors click) and of click: they already say what
+# to do and carry their exit status.
+_PASS_THROUGH = (
+    typer.Exit,
+    typer.Abort,
+    typer.TyperException,
+    click.exceptions.Exit,
+    click.ClickException,
+    click.Abort,
+    SystemExit,
+)
+
+
 def _guarded(fn):
     """Run a command so that every failure is a message and a documented exit status."""
 
@@ -81,7 +94,7 @@ def _guarded(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except _PASS_THROUGH:
             raise
         except CliError as exc:
             _error(exc.message)
@@ -204,6 +217,9 @@ def main(
 ) -> None:
     os.umask(0o077)
     _state["verbose"], _state["quiet"] = verbose, quiet
+    # Piped or captured output is never hard-wrapped at some width: lines stay greppable and
+    # read the same whatever COLUMNS says. (A terminal still gets Rich's wrapping.)
+    out_console.soft_wrap = not out_console.is_terminal
     _set_logging()
 
 
@@ -660,7 +676,9 @@ def eval_cmd(ctx: typer.Context) -> None:
         raise typer.Exit(exc.exit_code) from None
     except SystemExit as exc:
         raise typer.Exit(int(exc.code or 0)) from None
-    except click.ClickException as exc:
+    except (typer.TyperException, click.ClickException) as exc:
+        if not hasattr(exc, "show"):
+            raise
         exc.show()
         raise typer.Exit(EXIT_USAGE) from None
     finally:

@@ -133,6 +133,11 @@ class AuditRecord(BaseModel):
     letter_id: str
     source: str
     sha256: str | None = None
+    path: str | None = Field(
+        default=None,
+        description="`audit` only: the input's absolute path with symlinks resolved; with sha256, "
+        "what resume is keyed on (source is the path as typed).",
+    )
     layout: Layout = "unknown"
     status: Literal["ok", "error"] = "ok"
     error: RecordError | None = None

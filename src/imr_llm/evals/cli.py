@@ -32,7 +32,8 @@ from imr_llm.ingest import owner_only_open
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
 
-console = Console(stderr=True)
+# soft_wrap: an error naming a long path stays on one line at any terminal width.
+console = Console(stderr=True, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
 
 

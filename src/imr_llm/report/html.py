@@ -140,6 +140,7 @@ class _Totals:
         self.outcomes: Counter[str] = Counter()
         self.letters_with_outcome: Counter[str] = Counter()
         self.findings = 0
+        self.with_findings = 0
         self.no_text = 0
         self.evidence_missing = 0
 
@@ -165,6 +166,7 @@ class _Totals:
             "outcomes": dict(self.outcomes),
             "lettersWithOutcome": dict(self.letters_with_outcome),
             "findings": self.findings,
+            "lettersWithFindings": self.with_findings,
             "noText": self.no_text,
             "evidenceMissing": self.evidence_missing,
             "chunks": chunks,
@@ -228,6 +230,7 @@ def _count(
     for outcome in {d.outcome for d in record.decisions}:
         totals.letters_with_outcome[outcome] += 1
     totals.findings += len(record.findings)
+    totals.with_findings += bool(record.findings)
     if text is None and record.status == "ok":
         totals.no_text += 1
     totals.evidence_missing += sum(s == EV_MISSING for row in evidence_status for s in row)

@@ -117,7 +117,9 @@
       card("Letters ok / error", fmt(s.status.ok) + " / " + fmt(s.status.error), errSub || "no errors",
         s.status.error ? function () { setFilters({ status: "error" }); } : null)
     );
-    var withF = s.letters - s.maxSeverity.none - s.status.error;
+    // Letters with at least one finding; a failed letter has none, so it is already in
+    // maxSeverity.none (subtracting status.error as well counted it twice).
+    var withF = s.lettersWithFindings !== undefined ? s.lettersWithFindings : s.letters - s.maxSeverity.none;
     var bar = el("div", "sevbar");
     ["high", "medium", "low", "info", "none"].forEach(function (name) {
       var n = s.maxSeverity[name] || 0;
