@@ -12,7 +12,9 @@ from imr_llm.checks.base import (
     matches_at,
     register,
 )
-from imr_llm.schemas import Finding
+from imr_llm.checks.guidelines import SeverityRule
+from imr_llm.schemas import Finding, Severity
+from imr_llm.text.spans import sentences
 
 _SLASHED = re.compile(
     r"\b(?:he/she|she/he|his/her|her/his|him/her|s/he|he or she|his or her|him or her)\b", re.I
@@ -32,6 +34,21 @@ _THIRD_PARTY = re.compile(
     re.I,
 )
 MIN_OPPOSITE = 2
+
+# The severity policy of this check (see checks.guidelines.SeverityRule).
+SEVERITY_POLICY: dict[str, SeverityRule] = {
+    "demographic-inconsistency": SeverityRule(
+        "demographic-inconsistency",
+        "letter",
+        Severity.medium,
+        "the header/summary states the sex and the summary or a rationale calls the patient "
+        "by the other sex's pronoun: once where the patient is named earlier in the sentence "
+        "(or the sentences before name only the patient), twice with no one named before, or "
+        "opening the sentence right after the sex is stated; or a later age differs by more "
+        "than a year. Pronouns after another person is named (physician, treating provider, "
+        "reviewer, spouse) and he/she forms never count; no low tier",
+    ),
+}
 # Where the patterns above can begin (for ``finditer_at``): a word starting with h or s
 # (U+017F is the long s, U+0130/U+0131 the dotted and dotless i that re.I matches for "s"
 # and "i").
@@ -96,25 +113,15 @@ def _blank_slashed(text: str) -> str:
 
 @register("demographics", "demographic-inconsistency")
 def demographics(ctx: CheckContext) -> list[Finding]:
-    """'A 38 year old female' ... 'his pain' repeatedly; a different age stated later."""
+    """'A 38 year old female' ... 'his pain' in the summary or a rationale; a different age later."""
     case = ctx.record.case
     out: list[Finding] = []
-    if case.patient_sex and ctx.sections.summary:
+    if case.patient_sex in ("male", "female") and ctx.sections.summary:
         other = "female" if case.patient_sex == "male" else "male"
-        spans = [ctx.sections.summary] + [
-            d.rationale_span for d in ctx.record.decisions if d.rationale_span
-        ]
-        hits = []
-        for a, b in spans:
-            masked = _blank_slashed(ctx.text[a:b])
-            for m in finditer_at(_PRONOUN_START[other], _PRONOUNS[other], masked):
-                sentence = masked[max(0, m.start() - 120) : m.start()]
-                last_stop = max(sentence.rfind(". "), sentence.rfind("\n\n"))
-                clause = sentence[last_stop + 1 :]
-                if any(not _owned(clause, t, other) for t in _THIRD_PARTY.finditer(clause)):
-                    continue
-                hits.append((a + m.start(), a + m.end()))
-        if len(hits) < MIN_OPPOSITE:
+        spans = _pronoun_spans(ctx)
+        strong, weak = _patient_pronouns(ctx.text, spans, case.patient_sex)
+        hits = sorted(strong + weak)
+        if not strong and len(hits) < MIN_OPPOSITE:
             hits = _right_after_statement(ctx, spans, other)
         if hits:
             stated = _stated(ctx, case.patient_sex)
@@ -122,7 +129,7 @@ def demographics(ctx: CheckContext) -> list[Finding]:
             out.append(
                 finding(
                     "demographic-inconsistency",
-                    "medium",
+                    SEVERITY_POLICY["demographic-inconsistency"].severity,
                     f"The summary describes a {case.patient_sex} patient, but {len(hits)} later "
                     f"{'pronouns refer' if len(hits) > 1 else 'pronoun refers'} to the patient as {other}.",
                     ev,
@@ -140,7 +147,7 @@ def demographics(ctx: CheckContext) -> list[Finding]:
                 out.append(
                     finding(
                         "demographic-inconsistency",
-                        "medium",
+                        SEVERITY_POLICY["demographic-inconsistency"].severity,
                         f"The patient's age is given as {case.patient_age} and later as {age}.",
                         [
                             ctx.evidence(first.start(), first.end()),
@@ -150,6 +157,152 @@ def demographics(ctx: CheckContext) -> list[Finding]:
                 )
                 break
     return out
+
+
+# Who a pronoun can refer to in the summary and the rationales. A pronoun is the patient's
+# when the patient is named earlier in its sentence with no one else named in between, or,
+# with no one named before it in its sentence, when the sentences before it name the patient
+# and no one else (a sentence naming no one keeps the state). Anyone else named (a physician,
+# the treating provider, the reviewer, a spouse) makes the pronouns after it someone else's
+# until the patient is named again; a third party owned by an opposite pronoun ("her treating
+# provider" of a male patient) does not, since that pronoun is already the patient's.
+_THIRD_PERSON_WORDS = [
+    "physician",
+    "doctor",
+    "provider",
+    "surgeon",
+    "therapist",
+    "chiropractor",
+    "reviewer",
+    "clinician",
+    "practitioner",
+    "nurse",
+    "specialist",
+    "consultant",
+    "examiner",
+    "evaluator",
+    "orthopedist",
+    "orthopaedist",
+    "neurologist",
+    "psychologist",
+    "psychiatrist",
+    "physiatrist",
+    "acupuncturist",
+    "podiatrist",
+    "radiologist",
+    "anesthesiologist",
+    "internist",
+    "treater",
+    "author",
+    "attorney",
+    "employer",
+    "supervisor",
+    "manager",
+    "adjuster",
+    "coworker",
+    "co-worker",
+    "wife",
+    "husband",
+    "spouse",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "sister",
+    "brother",
+    "child",
+    "friend",
+]
+_PERSON = re.compile(
+    r"\b(?:(?P<patient>patient|claimant|applicant|injured\s+(?:worker|employee)|employee|worker|"
+    r"iw|gentleman|lady|man|woman|male|female|mr|mrs|ms)"
+    # plural and collective: "he" or "she" cannot refer to them
+    r"|(?P<many>(?:" + "|".join(_THIRD_PERSON_WORDS) + r")s|children|family|parents|staff)"
+    r"|(?P<third>" + "|".join(_THIRD_PERSON_WORDS) + r"|qme|ame|ptp|pa-c|pa|np|md|dr)"
+    r"|(?P<male>he|him|his|himself)|(?P<female>she|her|hers|herself))\b"
+)
+_PATIENT, _THIRD, _SOMEONE = "patient", "third", None
+
+
+def _pronoun_spans(ctx: CheckContext) -> list[tuple[int, int]]:
+    """The case summary and every rationale, without overlaps, in text order."""
+    spans = sorted(
+        [ctx.sections.summary]
+        + [d.rationale_span for d in ctx.record.decisions if d.rationale_span]
+    )
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and a < out[-1][1]:
+            a = out[-1][1]
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def _patient_pronouns(
+    text: str, spans: list[tuple[int, int]], sex: str
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Opposite-sex pronouns that refer to the patient: ``strong`` ones after the patient is
+    named (in the sentence, or the sentences before name only the patient), ``weak`` ones
+    with no one named before them."""
+    other = "female" if sex == "male" else "male"
+    strong: list[tuple[int, int]] = []
+    weak: list[tuple[int, int]] = []
+    for a, b in spans:
+        masked = _blank_slashed(text[a:b])
+        low = masked.lower()
+        scan = low if lower_folds(masked, low) else masked
+        rx = _PERSON if scan is low else re.compile(_PERSON.pattern, re.I)
+        before = _SOMEONE  # who the sentences so far were about
+        for sa, sb in sentences(masked):
+            ref = before
+            named_third = False
+            for m in rx.finditer(scan, sa, sb):
+                kind = m.lastgroup
+                if kind == "many":
+                    continue
+                if kind == "third":
+                    if not _owned_by(scan, m.start(), other) and not _DOCUMENT.match(scan, m.end()):
+                        # the rest of the sentence may be about them, whoever is named next
+                        named_third = True
+                        ref = _THIRD
+                elif named_third:
+                    continue
+                elif kind == "patient":
+                    ref = _PATIENT
+                elif ref is _THIRD:
+                    continue
+                elif kind == other:
+                    (strong if ref is _PATIENT else weak).append((a + m.start(), a + m.end()))
+                    ref = ref or _PATIENT
+                else:
+                    ref = ref or _PATIENT
+            if named_third:
+                before = _THIRD
+            elif ref is not _SOMEONE:
+                before = ref
+    return strong, weak
+
+
+# A person word naming a document rather than a person ("a physician progress note",
+# "the Doctor's First Report", "the treating provider's request"): no referent.
+_DOCUMENT = re.compile(
+    r"(?:['\u2019]s?)?\s+(?:[a-z]+\s+){0,2}?(?:progress\s+)?(?:notes?|reports?|records?|"
+    r"documentation|letters?|requests?|rfa|pr-?2|orders?|prescriptions?|forms?|narratives?|"
+    r"evaluations?|visits?|office|offices|consultations?|recommendations?|treatment\s+plan)\b"
+)
+
+
+_OWNER = {
+    "male": re.compile(r"\b(?:his|him)\s+(?:[a-z-]+\s+){0,3}$", re.I),
+    "female": re.compile(r"\b(?:her)\s+(?:[a-z-]+\s+){0,3}$", re.I),
+}
+
+
+def _owned_by(text: str, pos: int, other: str) -> bool:
+    """Whether the person named at ``pos`` is owned by an ``other``-sex pronoun ("her primary
+    treating provider"): the pronoun already counts, and the person is the patient's."""
+    return bool(_OWNER[other].search(text, max(0, pos - 60), pos))
 
 
 _SEX_STATEMENT = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.guidelines import (
@@ -22,6 +23,71 @@ from imr_llm.guidelines.citations import ref_coverage, shared_citations
 from imr_llm.schemas import Decision, Evidence, Finding, Severity
 
 PARTIES = {"claims_administrator": "claims administrator", "reviewer": "reviewer"}
+
+
+@dataclass(frozen=True)
+class SeverityRule:
+    """The most a finding of ``code`` resting on ``basis`` may be, and when."""
+
+    code: str
+    basis: str
+    severity: Severity
+    when: str
+
+    def row(self) -> str:
+        return f"| `{self.code}` | {self.basis} | {self.severity.value} | {self.when} |"
+
+
+# Severity follows evidence. The claims administrator's citation is the utilization review's,
+# quoted in the letter as background ("The Claims Administrator based its decision on ..."),
+# often one line for a whole plan of items: a citation of it that fits badly is not the IMR
+# letter's own judgement, so it is at most low. The reviewer's own citation ("The Expert
+# Reviewer based his/her decision on ...") keeps medium, and only where the words settle it:
+# the page or section is in the catalog and names treatments (or a body-region chapter) none
+# of which fit the item's class, its subject or the injured regions.
+SEVERITY_POLICY: dict[tuple[str, str], SeverityRule] = {
+    (r.code, r.basis): r
+    for r in (
+        SeverityRule(
+            "guideline-topic-mismatch",
+            "reviewer",
+            Severity.medium,
+            "the reviewer's own citation names a catalogued page or section whose treatments "
+            "cover neither the item's class (the head of its phrase) nor its subject, and no "
+            "other cited page/section is general or unknown",
+        ),
+        SeverityRule(
+            "guideline-topic-mismatch",
+            "claims_administrator",
+            Severity.low,
+            "the same, resting only on the claims administrator's (UR's) citation",
+        ),
+        SeverityRule(
+            "guideline-region-mismatch",
+            "reviewer",
+            Severity.medium,
+            "the reviewer's own citation names a body-region chapter that fits neither the "
+            "item's regions nor the injured regions (for a study of a named part, that part)",
+        ),
+        SeverityRule(
+            "guideline-region-mismatch",
+            "claims_administrator",
+            Severity.low,
+            "the same, resting only on the claims administrator's (UR's) citation",
+        ),
+        SeverityRule(
+            "citation-disagreement",
+            "both",
+            Severity.info,
+            "the two parties cite different guidelines (never above info)",
+        ),
+    )
+}
+
+
+def policy_severity(code: str, basis: str) -> Severity:
+    """The severity ``SEVERITY_POLICY`` gives a finding of ``code`` resting on ``basis``."""
+    return SEVERITY_POLICY[(code, basis)].severity
 
 
 _SOFT = "\ufffe\u00ad"
@@ -218,7 +284,7 @@ def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
                 continue
             yield finding(
                 "guideline-topic-mismatch",
-                Severity.medium,
+                policy_severity("guideline-topic-mismatch", party),
                 f"The {PARTIES[party]}'s citation does not cover the item's treatment "
                 f"({topic_names(item_topics)}): {cited}.",
                 evidence,
@@ -330,7 +396,7 @@ def _region_findings(
             continue
         yield finding(
             "guideline-region-mismatch",
-            Severity.medium,
+            policy_severity("guideline-region-mismatch", party),
             f"The {PARTIES[party]} cites {describe(ref)} ({region_names(cited)}), but "
             f"{whose} {region_names(known)}.",
             evidence,

@@ -19,11 +19,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from imr_llm.evals.metrics import normalize_item
-from imr_llm.extract import dates as dateparse
 from imr_llm.guidelines import topics_related, treatment_topics
 from imr_llm.ingest import IngestError, expand_paths, owner_only_open, read_letter
 from imr_llm.schemas import Decision, Letter
 from imr_llm.segment import Segmentation, body_regions, segment
+from imr_llm.text import dates as dateparse
+from imr_llm.text import spans
 
 MAX_CANDIDATES = 12
 
@@ -889,6 +890,106 @@ class PronounSwitch(Operator):
         return problems
 
 
+# Words that name the patient, and words that name someone else, for choosing which pronouns in
+# a rationale are the patient's (a sentence about the patient that names no one else).
+_PATIENT_WORD = re.compile(
+    r"\b(?:patient|claimant|injured\s+worker|injured\s+employee|employee|applicant|worker)\b",
+    re.I,
+)
+_OTHER_PERSON = re.compile(
+    r"\b(?:physician|doctor|provider|surgeon|therapist|chiropractor|reviewer|clinician|"
+    r"practitioner|nurse|specialist|consultant|author|wife|husband|spouse|son|daughter|mother|"
+    r"father|sister|brother|friend|attorney|employer|supervisor|dr\.?|md|pa-c|np|ptp|pa)\b",
+    re.I,
+)
+
+
+class RationalePronounSwitch(Operator):
+    name = "rationale-pronoun-switch"
+    code = "demographic-inconsistency"
+    description = (
+        "in one rationale, call the patient by the other sex's pronoun in one sentence about "
+        "the patient (switch its pronouns, or put one in place of 'the patient'); the rest of "
+        "the letter keeps the right ones"
+    )
+
+    def candidates(self, src, rng):
+        sex = (src.label.get("case") or {}).get("patient_sex") or src.seg.case.patient_sex
+        if sex not in ("male", "female"):
+            raise CannotApply("the letter states no sex")
+        if src.has_code(self.code):
+            raise CannotApply("the label already lists a demographic-inconsistency")
+        rx = _MALE if sex == "male" else _FEMALE
+        other = "female" if sex == "male" else "male"
+        out = []
+        for d in src.decisions():
+            if not d.rationale_span:
+                continue
+            about_patient = False  # the sentence before names the patient and no one else
+            for a, b in spans.sentences(src.text, *d.rationale_span):
+                sentence = src.text[a:b]
+                patient = _PATIENT_WORD.search(sentence)
+                alone = not _OTHER_PERSON.search(sentence)
+                if alone and (patient or about_patient):
+                    edits = self._edits(src.text, a, b, rx, other, patient, about_patient)
+                    if edits:
+                        out.append(self._planted(d.index, sex, other, edits))
+                about_patient = bool(patient) and alone
+        if not out:
+            raise CannotApply("no rationale sentence about the patient alone to change")
+        rng.shuffle(out)
+        return out
+
+    @staticmethod
+    def _edits(text, a, b, rx, other, patient, about_patient) -> list[Edit]:
+        # switch the pronouns after the patient is named (or all, when the sentence before
+        # was about the patient alone)
+        start = a + patient.end() if patient else a
+        edits = [
+            Edit(m.start(), m.end(), _swap_pronoun(m.group(0), text, m.end()))
+            for m in rx.finditer(text, start, b)
+        ]
+        if edits or not about_patient:
+            return edits
+        # else a sentence opening with "The patient('s)" after one about the patient alone:
+        # the other sex's pronoun in its place
+        m = _SUBJECT_PATIENT.match(text, a, b)
+        if not m:
+            return []
+        if m.group("poss"):
+            word = "His" if other == "male" else "Her"
+        else:
+            word = "He" if other == "male" else "She"
+        return [Edit(m.start(), m.end(), word)]
+
+    def _planted(self, index, sex, other, edits) -> Planted:
+        return Planted(
+            edits=edits,
+            findings=[
+                _finding(
+                    self.code,
+                    None,
+                    f"Letter states a {sex} patient; one sentence of rationale {index} "
+                    f"calls the patient {other} ({len(edits)} pronoun(s)).",
+                )
+            ],
+            description=f"item {index}: {len(edits)} rationale pronoun(s) {sex} -> {other}",
+            expect={"sex": sex},
+        )
+
+    def verify(self, src, planted, text, seg):
+        problems = super().verify(src, planted, text, seg)
+        if seg.case.patient_sex != planted.expect["sex"]:
+            problems.append(f"the stated sex now parses as {seg.case.patient_sex}")
+        return problems
+
+
+_SUBJECT_PATIENT = re.compile(
+    r"(?:The|This)\s+(?:patient|claimant|injured\s+worker|injured\s+employee|applicant)"
+    r"(?P<poss>['\u2019]s)?\b"
+)
+
+
 _MODIFIERS = {
     "purchase",
     "rental",
@@ -1397,6 +1498,7 @@ OPERATORS: dict[str, Operator] = {
         SwapTopicCitation(),
         DateBeforeInjury(),
         PronounSwitch(),
+        RationalePronounSwitch(),
         SwapRationales(),
         NoDocumentation(),
         RaiseQuantity(),
