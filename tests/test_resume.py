@@ -36,9 +36,7 @@ def _audit(batch: Path | str, out: Path | str, *extra: str, cwd=None) -> subproc
         "--no-html",
         *extra,
     ]
-    return subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
-    )
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
 
 
 def _lines(path: Path) -> list[str]:

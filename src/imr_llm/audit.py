@@ -430,9 +430,7 @@ def run_audit(
     if not options.force:
         before, previous, done = _previous_run(out, manifest, results_path)
 
-    now = [
-        _Entry(i.key_path, i.source, file_sha256(i.path), "", i) for i in inputs
-    ]
+    now = [_Entry(i.key_path, i.source, file_sha256(i.path), "", i) for i in inputs]
     if options.force:
         mode = "force" if results_path.exists() or manifest else "new"
     elif not before:

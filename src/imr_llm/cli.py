@@ -333,7 +333,7 @@ def audit(
             progress.update(task, advance=1, rate=f"{rate:.1f}")
         elif state["done"] == 1 or elapsed - state["said"] >= PROGRESS_EVERY_S:
             state["said"] = elapsed
-            _info(f"progress: {state['done']} letters audited ({rate:.1f}/s)")
+            _info(f"progress: {state['done']} letter(s) audited ({rate:.1f}/s)")
 
     with progress:
         task = progress.add_task("audit", total=len(inputs), rate="-")
@@ -356,7 +356,9 @@ def audit(
             from imr_llm.pipeline import LocalBackendError
 
             if isinstance(exc, LocalBackendError):
-                raise CliError(f"the local LLM server could not start: {exc}", EXIT_FAILED) from None
+                raise CliError(
+                    f"the local LLM server could not start: {exc}", EXIT_FAILED
+                ) from None
             raise
     if result.mode == "append":
         _info(
@@ -379,10 +381,11 @@ def _exit_code(result, fail_on: FailOn) -> tuple[int, str]:
     letters = result.letters
     failed = sum(e.status == "error" for e in letters)
     if letters and failed == len(letters):
-        bad_input = all((r.get("error") or {}).get("kind") != "llm_error" for r in result.errors)
+        not_input = {"llm_error", "internal"}  # failures of ours, not of the input
+        bad_input = all((r.get("error") or {}).get("kind") not in not_input for r in result.errors)
         if bad_input:
-            return EXIT_USAGE, "no letter could be read as an IMR letter (see the errors above)"
-        return EXIT_FAILED, f"all {failed} letters failed to process"
+            return EXIT_USAGE, "no input could be read as an IMR letter (see the errors above)"
+        return EXIT_FAILED, f"all {failed} letters failed to process (see the errors above)"
     if failed:
         return EXIT_FAILED, (
             f"{failed} of {len(letters)} letters failed to process (status error in results.jsonl)"
@@ -543,7 +546,10 @@ def _one(file: Path, llm: Backend, model, base_url, model_path, no_cache: bool):
 def _error_exit(rec) -> int:
     """For a record that failed: print its error on stderr; the exit status it earns."""
     _error(rec.error.message)
-    return EXIT_USAGE if rec.error.kind != "llm_error" else EXIT_FAILED
+    kind = rec.error.kind
+    return (
+        EXIT_FAILED if kind == "llm_error" else EXIT_INTERNAL if kind == "internal" else EXIT_USAGE
+    )
 
 
 @_command()
