@@ -284,6 +284,12 @@ def test_item9_user_edited_findings_csv_is_kept(tmp_path):
     assert kept[0].name in one_line(res.stderr)
     assert (out / writers.FINDINGS).read_text() == original
     assert os.stat(kept[0]).st_mode & 0o077 == 0
+    # --force starts over, and still keeps an edited copy
+    with open(out / writers.FINDINGS, "a", encoding="utf-8") as fh:
+        fh.write("more notes\n")
+    res = invoke("audit", PDF, "--out", out, "--no-html", "--force")
+    assert res.exit_code == 0, res.output
+    assert len(list(out.glob("findings.csv.edited-*"))) == 2
 
 
 # ---------------------------------------------------------------- CLI conventions

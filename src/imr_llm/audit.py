@@ -478,7 +478,8 @@ def run_audit(
     result.skipped = len(run) - len(todo)
 
     writers.ensure_private_dir(out)
-    outputs = dict(manifest.get("outputs") or {}) if mode != "force" else {}
+    # Kept under --force too: a hand-edited CSV is set aside whatever the audit.
+    outputs = dict(manifest.get("outputs") or {})
     created = manifest.get("created") if mode in ("resume", "append") else None
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     record = {
