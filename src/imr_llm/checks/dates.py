@@ -9,6 +9,7 @@ from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.guidelines import treatment_topics
 from imr_llm.schemas import Evidence, Finding
 from imr_llm.text import dates as dateparse
+from imr_llm.text.spans import sentence_around
 
 _LABELS = {
     "date_of_injury": r"Date\s+of\s+Injury:",
@@ -61,6 +62,7 @@ def date_order(ctx: CheckContext) -> list[Finding]:
         out.extend(_review_order(ctx))
     if doi:
         out.extend(_rationale_dates(ctx, doi))
+    out.extend(_impossible_dates(ctx))
     return out
 
 
@@ -106,6 +108,9 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
     for m, d in dateparse.find_dates(text, s0, s1):
         if d >= doi:
             continue
+        role = dateparse.date_role(text, m.start(), m.end(), s0, s1)
+        if role in _NOT_CARE and role != "injury":
+            continue
         a = max(s0, text.rfind(". ", s0, m.start()) + 2)
         b = text.find(". ", m.end(), s1)
         b = s1 if b == -1 else b + 1
@@ -120,7 +125,11 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
                     [ctx.evidence(a, b), header_doi],
                 )
             )
-        elif _EVENT.search(sentence) and not _HISTORY.search(_PRIOR_REVIEW.sub(" ", sentence)):
+        elif (
+            role != "injury"
+            and _EVENT.search(sentence)
+            and not _HISTORY.search(_PRIOR_REVIEW.sub(" ", sentence))
+        ):
             out.append(
                 finding(
                     "date-inconsistency",
@@ -207,11 +216,13 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
     reviews: list[tuple[date, int, int]] = []
     for a, b in spans:
         sentence = text[a:b]
-        found = [d for _, d in dateparse.find_dates(text, a, b)]
-        if len(set(found)) != 1:
+        found = list(dateparse.find_dates(text, a, b))
+        if len({d for _, d in found}) != 1:
             continue
-        d = found[0]
-        is_rfa, is_ur = bool(_RFA.search(sentence)), bool(_UR_DECISION.search(sentence))
+        d = found[0][1]
+        role = dateparse.date_role(text, found[0][0].start(), found[0][0].end(), a, b)
+        is_rfa = role == "request" and bool(_RFA.search(sentence))
+        is_ur = role == "ur" and bool(_UR_DECISION.search(sentence))
         if is_rfa and not is_ur:
             rfa.append((d, a, b))
         elif is_ur and not is_rfa and not _SEEN_BY_UR.search(sentence):
@@ -254,6 +265,10 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
     return out
 
 
+# Dates that are not events of this patient's care: a birth date, a regulation's or guideline
+# edition's date, a date the letter puts in the future.
+_NOT_CARE = frozenset(("birth", "regulation", "future", "injury"))
+
 # "the MTUS Chronic Pain Medical Treatment Guidelines (July 28, 2016)": a guideline's date
 _GUIDELINE_DATE = re.compile(
     r"\b(?:guidelines?|MTUS|ODG|ACOEM|updated|effective|revised|published|edition)\b[^.]{0,40}$",
@@ -272,6 +287,8 @@ def _rationale_dates(ctx: CheckContext, doi: date) -> list[Finding]:
         r0, r1 = dec.rationale_span
         for m, d in dateparse.find_dates(text, r0, r1):
             if d >= doi or _GUIDELINE_DATE.search(text, max(r0, m.start() - 60), m.start()):
+                continue
+            if dateparse.date_role(text, m.start(), m.end(), r0, r1) in _NOT_CARE:
                 continue
             a = max(r0, text.rfind(". ", r0, m.start()) + 2, text.rfind(".\n", r0, m.start()) + 2)
             ends = [
@@ -294,3 +311,54 @@ def _rationale_dates(ctx: CheckContext, doi: date) -> list[Finding]:
                 )
                 break
     return out
+
+
+# A letter is decided within a year or so of its review; a year this far past its decision
+# date, or before 1900, is no date a letter can hold.
+_YEARS_AFTER_DECISION = 1
+_EARLIEST_YEAR = 1900
+
+
+def _impossible_dates(ctx: CheckContext) -> list[Finding]:
+    """A date whose year is out of range anywhere in the letter, and a summary or rationale
+    date of care or review after the letter's own decision date (not one it puts in the
+    future). One finding a letter: the first such date."""
+    text = ctx.text
+    decided = ctx.record.case.decision_date
+    latest_year = (decided.year if decided else date.today().year) + _YEARS_AFTER_DECISION
+    for m, d in dateparse.find_any_year(text):
+        if d.year > latest_year or d.year < _EARLIEST_YEAR:
+            a, b = sentence_around(text, m.start())
+            return [
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The letter dates something {m.group(0)}: the year {d.year} is impossible "
+                    f"for a letter decided {decided.isoformat() if decided else 'in its time'}.",
+                    [ctx.evidence(a, b)],
+                )
+            ]
+    if decided is None:
+        return []
+    spans = [ctx.sections.summary] + [dec.rationale_span for dec in ctx.record.decisions]
+    for span in spans:
+        if not span:
+            continue
+        s0, s1 = span
+        for m, d in dateparse.find_dates(text, s0, s1):
+            if d <= decided:
+                continue
+            if dateparse.date_role(text, m.start(), m.end(), s0, s1) not in dateparse.CARE_ROLES:
+                continue
+            a, b = sentence_around(text, m.start(), s0, s1)
+            ev = [ctx.evidence(a, b)] + _opt(header_evidence(ctx, "decision_date", decided))
+            return [
+                finding(
+                    "date-inconsistency",
+                    "medium",
+                    f"The letter describes care or review on {d.isoformat()}, after its own "
+                    f"decision date ({decided.isoformat()}).",
+                    ev,
+                )
+            ]
+    return []

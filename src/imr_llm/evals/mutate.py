@@ -781,6 +781,59 @@ class DateBeforeInjury(Operator):
         return problems
 
 
+class ImpossibleDate(Operator):
+    name = "impossible-date"
+    code = "date-inconsistency"
+    description = (
+        "give a case summary date of care or review an impossible year (3016) or a day after "
+        "the letter's own decision date"
+    )
+
+    def candidates(self, src, rng):
+        if src.has_code(self.code):
+            raise CannotApply("the label already lists a date-inconsistency")
+        decided_iso = (src.label.get("case") or {}).get("decision_date")
+        decided = date.fromisoformat(decided_iso) if decided_iso else src.seg.case.decision_date
+        span = src.summary_span
+        if decided is None or not span:
+            raise CannotApply("no decision date or no case summary")
+        found = [
+            (m, d)
+            for m, d in dateparse.find_dates(src.text, *span)
+            if dateparse.date_role(src.text, m.start(), m.end(), *span) in dateparse.CARE_ROLES
+            and len(m.group(0)) >= 8  # a four-digit or spelled year: "3016" stays readable
+        ]
+        if not found:
+            raise CannotApply("the case summary has no dated care or review")
+        rng.shuffle(found)
+        out = []
+        for k, (m, d) in enumerate(found):
+            if k % 2 == 0:
+                new_date = d.replace(year=d.year + 1000) if d.day < 29 else d.replace(day=28)
+                if new_date.year < 3000:
+                    new_date = new_date.replace(year=new_date.year + 1000)
+                why = f"the year {new_date.year}"
+            else:
+                new_date = decided + timedelta(days=rng.randint(20, 300))
+                why = f"after the {decided.isoformat()} decision date"
+            new = format_like(m.group(0), new_date)
+            if re.fullmatch(r"\d{1,2}[/-]\d{1,2}[/-]\d{2}", new):
+                continue
+            out.append(
+                Planted(
+                    edits=[Edit(m.start(), m.end(), new)],
+                    findings=[
+                        _finding(
+                            self.code, None, f"Summary date {m.group(0)} changed to {new}: {why}."
+                        )
+                    ],
+                    description=f"summary date {m.group(0)} -> {new} ({why})",
+                    expect={"new": new},
+                )
+            )
+        return out
+
+
 _MALE = re.compile(r"(?<![/\w])(he|him|his|himself)\b(?!/)", re.I)
 _FEMALE = re.compile(r"(?<![/\w])(she|her|hers|herself)\b(?!/)", re.I)
 _OBJECT_NEXT = {
@@ -1497,6 +1550,7 @@ OPERATORS: dict[str, Operator] = {
         SwapRegionChapter(),
         SwapTopicCitation(),
         DateBeforeInjury(),
+        ImpossibleDate(),
         PronounSwitch(),
         RationalePronounSwitch(),
         SwapRationales(),

@@ -148,3 +148,120 @@ def parse_date(s: str) -> date | None:
     for _, d in find_dates(s):
         return d
     return None
+
+
+def find_any_year(
+    text: str, start: int = 0, end: int | None = None
+) -> Iterator[tuple[re.Match, date]]:
+    """Like ``find_dates`` but with every year a calendar allows (3016 included): a date no
+    letter can hold is itself a finding."""
+    for m in _matches(text, start, len(text) if end is None else end):
+        d = to_date(m)
+        if d is not None:
+            yield m, d
+
+
+# ---------------------------------------------------------------- the role of a date
+
+Role = str
+ROLES = (
+    "birth",
+    "regulation",
+    "injury",
+    "dispensing",
+    "ur",
+    "imr",
+    "request",
+    "imaging",
+    "visit",
+    "future",
+    "unknown",
+)
+# Roles of dates that are events of this patient's care or of its review.
+CARE_ROLES = frozenset(("injury", "dispensing", "ur", "request", "imaging", "visit"))
+# Cues for each role, searched in the date's clause; the nearest cue wins, except that the
+# roles of dates that are not events of this patient's care (birth, a regulation's or
+# guideline edition's date) win whenever their cue stands right next to the date.
+_ROLE_CUES: dict[str, str] = {
+    "birth": r"birth\s*date|date\s+of\s+birth|birthday|DOB|born|birth",
+    "regulation": r"§|sections?|regulations?|CCR|C\.C\.R|Labor\s+Code|guidelines?|MTUS|ODG|"
+    r"ACOEM|edition|effective|updated|revised|published|version|chapter|Official\s+Disability",
+    # "the injured worker" names the patient, not the injury's date
+    "injury": r"injur(?:y|ies)|injured(?!\s+(?:worker|employee|patient|party|individual|"
+    r"claimant|man|woman|person))|DOI|accident|fell|slipped|tripped|cumulative\s+trauma",
+    "dispensing": r"dispens\w*|date\s+of\s+service|DOS|retrospective(?:ly)?|retro|filled|"
+    r"provided\s+on|administered|refill\w*",
+    "ur": r"utilization\s+review|UR|non-?\s?certif\w*|denied|denial|modified|adverse|"
+    r"determination|peer\s+review|(?:prior|previous|initial|original)\s+(?:review|decision)",
+    "imr": r"independent\s+medical\s+review|IMR|application|assigned|this\s+decision",
+    "request": r"request\s+for\s+authori[sz]ation|RFA|requested|request",
+    "imaging": r"MRI|x-?rays?|radiograph\w*|EMG|NCV|NCS|CT\s+scan|CT|ultrasound|scan|"
+    r"electrodiagnostic|imaging|study|studies|bone\s+scan|arthrogram",
+    "visit": r"(?:first\s+)?report\s+of\s+(?:\w+\s+){0,2}injury|complain\w*|visit|seen|evaluat\w+|examin\w+|exam|progress\s+(?:report|note)|report\w*|"
+    r"note[sd]?|office|PR-?2|consult\w*|follow[- ]?up|presented|appointment|treated|surgery|"
+    r"underwent|performed|therapy|injection|session",
+}
+# A date the clause puts in the future ("scheduled to follow up on", "will be seen on").
+_FUTURE = re.compile(
+    r"\b(?:will|scheduled|planned|upcoming|next|pending|to\s+be\s+(?:seen|held|performed)|"
+    r"return\s+in|expected|anticipated)\b",
+    re.I,
+)
+# A cue takes the document noun after it: "utilization review report", "MRI report" are the
+# review's and the study's dates, not a visit's.
+_DOCUMENT = r"(?:\s+(?:report|reports|note|notes|letter|form|records?|dated))?"
+_CUE = re.compile(
+    "|".join(rf"(?P<{role}>\b(?:{cue}){_DOCUMENT}\b)" for role, cue in _ROLE_CUES.items()).replace(
+        r"\b(?:§", r"(?:§"
+    ),
+    re.I,
+)
+_NON_CARE = ("birth", "regulation")
+_ADJACENT = 40
+
+
+def date_role(text: str, start: int, end: int, floor: int = 0, ceil: int | None = None) -> Role:
+    """What the date at ``text[start:end]`` is the date of, read from its clause: the nearest
+    role cue wins (before the date counts double the distance after it, since "seen on DATE"
+    is the common order), a birth or regulation cue within a few words wins outright."""
+    ceil = len(text) if ceil is None else ceil
+    lo = _clause_edge(text, start, floor, -1)
+    hi = _clause_edge(text, end, ceil, +1)
+    best: tuple[int, str] | None = None
+    if _FUTURE.search(text, lo, start):
+        return "future"
+    for m in _CUE.finditer(text, lo, hi):
+        role = m.lastgroup or "unknown"
+        dist = start - m.end() if m.end() <= start else 2 * (m.start() - end)
+        if m.start() < end and m.end() > start:
+            continue
+        dist = max(dist, 0)
+        if role in _NON_CARE and dist <= _ADJACENT:
+            return role
+        if best is None or dist < best[0]:
+            best = (dist, role)
+    return best[1] if best else "unknown"
+
+
+def _clause_edge(text: str, pos: int, limit: int, step: int) -> int:
+    """The edge of the clause around ``pos`` towards ``limit``: a sentence end, a semicolon or
+    a blank line, at most 200 characters away."""
+    i = pos
+    reach = 200
+    if step < 0:
+        lo = max(limit, pos - reach)
+        while i > lo:
+            ch = text[i - 1]
+            if ch in ";\n" and (ch == ";" or text[i - 2 : i] == "\n\n"):
+                break
+            if ch == "." and i < len(text) and text[i].isspace() and not text[i - 2].isdigit():
+                break
+            i -= 1
+        return i
+    hi = min(limit, pos + reach)
+    while i < hi:
+        ch = text[i]
+        if ch == ";" or (ch == "." and (i + 1 >= len(text) or text[i + 1].isspace())):
+            break
+        i += 1
+    return i
