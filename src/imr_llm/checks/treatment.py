@@ -14,11 +14,9 @@ from collections import Counter
 from collections.abc import Iterable
 
 from imr_llm.checks.base import CheckContext, finding, register, spaced
-from imr_llm.checks.guidelines import find_loose, item_evidence, region_names, topic_names
+from imr_llm.checks.guidelines import find_loose, item_evidence, topic_names
 from imr_llm.guidelines import (
-    body_regions,
     catalog,
-    find_regions,
     find_topics,
     related,
     topics_related,
@@ -26,6 +24,8 @@ from imr_llm.guidelines import (
 )
 from imr_llm.guidelines.catalog import Mention
 from imr_llm.schemas import Decision, Finding, Severity
+from imr_llm.text.anatomy import LATERAL, Site, compatible, find_sites, region_name
+from imr_llm.text.spans import sentences
 
 _GENERIC = {
     "request", "requested", "additional", "continue", "continued", "retrospective", "associated",
@@ -39,6 +39,26 @@ _GENERIC = {
     "pain", "pre-op", "post-op", "preop", "postop", "pre-operative", "post-operative",
     "preoperative", "postoperative",
 }  # fmt: skip
+# Words of health-care prose that any rationale may use whatever its item ("the records do
+# not support the request", "home care", "a management program"): they never name a
+# treatment on their own, so a rationale using one does not point at another item.
+_WEAK = frozenset({
+    "support", "supports", "supported", "supportive", "aide", "aides", "care", "program",
+    "programs", "service", "services", "evaluation", "evaluations", "evaluate",
+    "management", "manage", "assessment", "plan", "plans", "medical", "medication",
+    "medications", "medicine", "patient", "patients", "health", "home", "follow",
+    "follow-up", "followup", "office", "provider", "unit", "units", "device", "devices",
+    "equipment", "system", "study", "studies", "test", "tests", "testing", "procedure",
+    "procedures", "exam", "examination", "functional", "exercise", "exercises", "muscle",
+    "acute", "chronic", "range", "motion", "treat", "treating", "therapy", "therapies",
+    "treatment", "treatments", "session", "sessions", "visit", "visits",
+    "consultation", "consult", "referral", "intervention", "interventions", "modality",
+    "modalities", "supplies", "supply", "item", "items", "kit", "kits", "trial", "rental",
+    "purchase", "daily", "night", "nightly",
+})  # fmt: skip
+_WEAK_STEMS = _WEAK | {
+    w[:-2] if w.endswith("es") else w[:-1] if w.endswith("s") else w for w in _WEAK
+}
 _OTHER_SIDE = {"left": "right", "right": "left"}
 
 
@@ -173,8 +193,10 @@ def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
     """Rationale about another treatment, region or side than its item (one finding an item).
 
     Tried in order, the first that fires gives the finding: the rationale says it decides
-    something else; it never names the item's treatment (or region) but names another; it
-    names another disputed item of the letter instead of its own.
+    another treatment; a sentence deciding the request names the item's body site only on the
+    other side, or its treatment only for another body site; it never names the item's
+    treatment (or region) but names another; it names another disputed item of the letter
+    instead of its own.
     """
     for d in ctx.record.decisions:
         found = _rationale(ctx, d)
@@ -182,7 +204,7 @@ def check_treatment_mismatch(ctx: CheckContext) -> Iterable[Finding]:
             continue
         rationale, base = found
         common = _common_words(ctx.record.decisions, d)
-        for rule in (_self_reference, _other_treatment, _crossed):
+        for rule in (_self_reference, _site_mismatch, _other_treatment, _crossed):
             hits = rule(ctx, d, rationale, base, common)
             if hits:
                 yield hits[0]
@@ -193,19 +215,16 @@ def _other_treatment(ctx, d, rationale: str, base: int, common: frozenset[str]) 
     """Never the item's treatment (nor its distinctive words) but another's; or, for an
     item with a body region or side, only other regions or the other side."""
     words = _blank_other_treatments(rationale, d.item, treatment_topics(d.item))
-    if not _shares_content_word(d.item, words, common):
+    if not _shares_content_word(d.item, words, common) and not _names_head(d.item, words):
         topic = _topic_mismatch(ctx, d, rationale, base)
         if topic:
             return topic
-    if not find_regions(d.item):
-        return []  # no region or side of the item to compare
-    regions = find_regions(rationale)
-    return _region_mismatch(ctx, d, regions, base) or _side_mismatch(ctx, d, regions, base)
+    return _region_mismatch(ctx, d, rationale, base)
 
 
 def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
     item_topics = treatment_topics(d.item)
-    mentions = find_topics(rationale)
+    mentions = [m for m in find_topics(rationale) if m.text.lower() not in _WEAK]
     named = {i for m in mentions for i in m.ids}
     if not item_topics or not named - _LINKED or topics_related(item_topics, named):
         return []
@@ -226,52 +245,33 @@ def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
     ]
 
 
-def _region_mismatch(ctx, d, mentions: list[Mention], base: int) -> list[Finding]:
-    item_regions = {i for m in find_regions(d.item) for i in m.ids}
-    named = {i for m in mentions for i in m.ids}
-    if not item_regions or len(mentions) < 2 or item_regions & named:
+def _region_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
+    """The rationale names body sites, but never one the item's could be."""
+    item_regions = {x.region for x in find_sites(d.item)}
+    if not item_regions:
         return []
-    other = _most_named(mentions, set())
-    evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
+    sites = find_sites(rationale)
+    if len(sites) < 2 or any(compatible(x.region, r) for x in sites for r in item_regions):
+        return []
+    other = Counter(x.region for x in sites).most_common(1)[0][0]
+    first = next(x for x in sites if x.region == other)
+    evidence = item_evidence(ctx, d) + [ctx.evidence(base + first.start, base + first.end)]
     if len(evidence) < 2:
         return []
     return [
         finding(
             "treatment-mismatch",
             Severity.medium,
-            f"The item concerns the {region_names(item_regions)}, but the rationale only names "
-            f"the {region_names(named)}.",
+            f"The item concerns the {_region_names(item_regions)}, but the rationale only names "
+            f"the {_region_names({x.region for x in sites})}.",
             evidence,
             d.index,
         )
     ]
 
 
-def _side_mismatch(ctx, d, mentions: list[Mention], base: int) -> list[Finding]:
-    for item_m in find_regions(d.item):
-        side = item_m.side
-        if side not in _OTHER_SIDE:
-            continue
-        same = [m for m in mentions if m.ids & item_m.ids]
-        if not same or any(m.side in (side, "bilateral", None) for m in same):
-            continue
-        if not all(m.side == _OTHER_SIDE[side] for m in same):
-            continue
-        other = same[0]
-        evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
-        if len(evidence) < 2:
-            continue
-        return [
-            finding(
-                "treatment-mismatch",
-                Severity.medium,
-                f"The item is for the {side} {item_m.text}, but the rationale only discusses the "
-                f"{_OTHER_SIDE[side]} side.",
-                evidence,
-                d.index,
-            )
-        ]
-    return []
+def _region_names(regions: Iterable[str]) -> str:
+    return ", ".join(sorted(region_name(r) for r in regions))
 
 
 _ABBREV = re.compile(r"\b[A-Z][A-Z0-9]{1,5}\b")
@@ -288,15 +288,64 @@ def _abbreviations(text: str) -> set[str]:
 
 def _treatment_words(item: str) -> str:
     """``item`` with its body-region words blanked: what names the treatment itself."""
-    for m in reversed(find_regions(item)):
+    for m in reversed(find_sites(item)):
         item = item[: m.start] + " " * (m.end - m.start) + item[m.end :]
     return item
+
+
+_HEAD_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*|[^\sA-Za-z]+")
+_HEAD_STOP = frozenset({
+    "of", "for", "to", "x", "times", "per", "with", "without", "at", "in", "on", "qty",
+    "quantity", "and", "or", "via", "under", "from", "by", "as", "including", "each",
+    "every",
+})  # fmt: skip
+_LEADING = frozenset({
+    "a", "an", "the", "one", "two", "three", "four", "five", "six", "seven", "eight",
+    "nine", "ten", "eleven", "twelve",
+})  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1024)
+def _head_noun(item: str) -> re.Pattern | None:
+    """The item's head noun ("pillow" in "Orthopedic pillows", "Norco" in "Norco 10/325mg
+    #60"): the last word of its first phrase, before any quantity, preposition or comma; as a
+    pattern matching it singular or plural, hyphenated or not. None when that word is generic
+    ("Physical therapy", "TENS unit") or an abbreviation."""
+    words: list[str] = []
+    for tok in _HEAD_TOKEN.findall(_treatment_words(item)):
+        low = tok.lower()
+        if not tok[0].isalpha() or low in _HEAD_STOP:
+            if words:
+                break
+            continue
+        if not words and low in _LEADING:
+            continue
+        words.append(tok)
+    for tok in reversed(words):
+        if len(tok) < 3 or tok.upper() in _GENERIC_ABBREV:
+            continue
+        low = _stem(tok.lower())
+        if len(low) < 4 or low in _GENERIC or low in _WEAK_STEMS or tok.isupper():
+            return None
+        body = r"[\s\-]?".join(re.escape(p) for p in low.split("-"))
+        return re.compile(rf"(?<![a-z\-]){body}(?:e?s)?(?![a-z\-])")
+    return None
+
+
+def _names_head(item: str, rationale: str) -> bool:
+    """Whether the rationale names the item's head noun (see ``_head_noun``): a rationale
+    about "orthopedic pillows" names a "Cervical pillow" item, even though another item of
+    the letter shares the word."""
+    rx = _head_noun(item)
+    return rx is not None and rx.search(rationale.lower()) is not None
 
 
 def _names_item(item: str, rationale: str, common: frozenset[str] = frozenset()) -> bool:
     """Whether the rationale names the item's treatment: a distinctive word (not one of
     ``common``), an abbreviation, or a topic (region words do not count: two items often
     share one)."""
+    if _names_head(item, rationale):
+        return True
     item = _treatment_words(item)
     if _shares_content_word(item, rationale, common):
         return True
@@ -313,7 +362,7 @@ def _other_item_term(item: str, other: str, rationale: str) -> tuple[int, int] |
     own = _content_words(item)
     low = rationale.lower()
     for w in sorted(_content_words(other) - own, key=len, reverse=True):
-        if len(w) < 5:
+        if len(w) < 5 or w in _WEAK_STEMS:
             continue
         for form in (w, w + "s", w + "es"):
             if _has_word(low, form):
@@ -384,19 +433,17 @@ def _norm(text: str) -> str:
 
 
 def _points_away(item: str, phrase: str, other_items: list[str]) -> bool:
-    """Whether ``phrase`` (what the rationale says it decides) names a treatment or body
-    region that is not the item's: an unrelated treatment, the same treatment for another
-    region, or another disputed item word for word."""
-    item_regions, regions = body_regions(item), body_regions(phrase)
-    other_region = bool(item_regions and regions and not item_regions & regions)
+    """Whether ``phrase`` (what the rationale says it decides) names a treatment that is not
+    the item's: an unrelated treatment, or another disputed item word for word. (The same
+    treatment for another body site or side is ``_site_mismatch``'s.)"""
     if _names_item(item, phrase):
-        return other_region
+        return False
     if _norm(phrase) in {_norm(o) for o in other_items}:
         return True
     item_topics, topics = treatment_topics(item), treatment_topics(phrase) - _LINKED
     if not item_topics or not topics:
         return False
-    return other_region or not topics_related(item_topics, topics)
+    return not topics_related(item_topics, topics)
 
 
 def _self_reference(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
@@ -444,3 +491,190 @@ def _phrase(m: re.Match) -> str:
 def _names_something(m: re.Match) -> bool:
     phrase = _phrase(m)
     return bool(_content_words(phrase) or _abbreviations(phrase) or find_topics(phrase))
+
+
+# ---------------------------------------------------------------- deciding sentences
+
+# A sentence decides the request when it gives a verdict ("is not medically necessary", "is
+# indicated", "would warrant a", "does not meet the criteria") and points at the request
+# ("the request", "the requested", "at this time", "therefore", "for this patient", ...).
+_VERDICT = spaced(
+    r"\b(?:is|are|was|were|be|been|being|remains?|appears?|seems?)"
+    r"(?: (?:not|also|therefore|thus|deemed|considered|determined|found|currently|clinically|"
+    r"medically|to|be|as|yet|fully|still|then|now|hereby|reasonable|and))* (?:medically )?"
+    r"(?:necessary|indicated|recommended|supported|appropriate|warranted|certified|approved|"
+    r"reasonable|justified|established|substantiated)\b"
+    r"|\bmedically (?:un)?necessary\b|\bnot (?:medically )?necessary\b|\bnon-?certified\b"
+    r"|\bwarrants? (?:an?|the|any|further|additional|this|these|repeat)\b"
+    r"|\b(?:meets?|met|satisf(?:y|ies|ied)|fulfil+(?:s|ed)?)\b[^.;]{0,60}\bcriteria\b"
+    r"|\bcriteria\b[^.;]{0,80}\b(?:are|is|were|was|been|not) (?:not )?(?:met|satisfied|fulfilled)\b"
+)
+_POINTS_AT_REQUEST = spaced(
+    r"\b(?:request(?:ed|s)?|in question|at this time|this time|at present|currently|therefore|"
+    r"thus|as such|hence|consequently|accordingly|medically|criteria|in this case|proposed|"
+    r"this (?:patient|claimant|injured worker|worker|individual|case|study|procedure))\b"
+)
+# Sentences that tell what happened before the review (an earlier decision, a study already
+# done) mention other sites and sides freely; they do not decide this request.
+_HISTORY = spaced(
+    r"\b(?:utilization review|UR|previously|prior|earlier|underwent|had (?:an?|the)|"
+    r"showed|revealed|demonstrated|was performed|were performed|dated|"
+    r"(?:was|were) (?:denied|modified|non-?certified|certified|approved|authorized|"
+    r"recommended|requested|ordered))\b"
+)
+
+
+def _deciding(
+    text: str, start: int, end: int, item_topics: set[str]
+) -> list[tuple[int, int, bool]]:
+    """Spans of the sentences of ``text[start:end]`` that decide the request, each with
+    whether it points at the request itself (else it gives a verdict on the item's own
+    treatment: "MRI of the right shoulder is not indicated")."""
+    out = []
+    for a, b in sentences(text, start, end):
+        if not _VERDICT.search(text, a, b) or _HISTORY.search(text, a, b):
+            continue
+        if _POINTS_AT_REQUEST.search(text, a, b):
+            out.append((a, b, True))
+        elif item_topics and any(
+            topics_related(set(m.ids), item_topics) for m in find_topics(text[a:b])
+        ):
+            out.append((a, b, False))
+    return out
+
+
+def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
+    """A sentence deciding the request names the item's body site only on the other side, or
+    the item's treatment only for another body site."""
+    item_sites = find_sites(d.item)
+    if not item_sites:
+        return []
+    item_topics = treatment_topics(_treatment_words(d.item)) - _LINKED
+    deciding = _deciding(ctx.text, base, base + len(rationale), item_topics)
+    if not deciding:
+        return []
+    found = _side_conflict(ctx, d, item_sites, [(a, b) for a, b, _ in deciding])
+    if found is None and item_topics:
+        # guideline prose names treatments for other regions: only a sentence about the
+        # request itself counts here
+        strong = [(a, b) for a, b, points in deciding if points]
+        found = _part_conflict(ctx, d, item_sites, item_topics, strong)
+    if found is None:
+        return []
+    message, (a, b) = found
+    evidence = item_evidence(ctx, d) + [ctx.evidence(a, b)]
+    if len(evidence) < 2:
+        return []
+    return [finding("treatment-mismatch", Severity.medium, message, evidence, d.index)]
+
+
+def _side_conflict(ctx, d, item_sites: list[Site], deciding) -> tuple[str, tuple[int, int]] | None:
+    """The item names a side of a paired part; the deciding sentences that name that part
+    name it only on the other side (and none names it on the item's side, or both)."""
+    text = ctx.text
+    sited = [(a, b, find_sites(text, a, b)) for a, b in deciding]
+    for s in item_sites:
+        if s.region not in LATERAL or s.side not in _OTHER_SIDE:
+            continue
+        other = _OTHER_SIDE[s.side]
+        if any(x.side not in (s.side, None) and compatible(x.region, s.region) for x in item_sites):
+            continue  # the item names both sides
+        hit = None
+        for a, b, sites in sited:
+            same = [x for x in sites if x.region in LATERAL and compatible(x.region, s.region)]
+            if any(x.side in (s.side, "bilateral") for x in same):
+                hit = None
+                break
+            if (
+                hit is None
+                and same
+                and all(x.side == other for x in same)
+                and not _names_unrelated_treatment(d.item, text[a:b])
+            ):
+                hit = (a, b, same[0])
+        if hit is None or _bilateral_in_letter(ctx, d, s):
+            continue
+        a, b, x = hit
+        return (
+            f"The item is for the {s.side} {region_name(s.region)}, but the rationale's "
+            f"deciding sentence names only the {other} {region_name(x.region)}.",
+            (a, b),
+        )
+    return None
+
+
+def _names_unrelated_treatment(item: str, sentence: str) -> bool:
+    item_topics = treatment_topics(item)
+    if not item_topics:
+        return False
+    named = {i for m in find_topics(sentence) for i in m.ids} - _LINKED
+    return bool(named) and not topics_related(item_topics, named)
+
+
+def _bilateral_in_letter(ctx, d, s: Site) -> bool:
+    """Whether the letter's injury or another of its items concerns both sides of ``s``'s
+    part: another item names it on the other side (or both), or the case summary says it is
+    bilateral."""
+    for o in ctx.record.decisions:
+        if o.index == d.index:
+            continue
+        if any(
+            compatible(x.region, s.region) and x.side not in (s.side, None)
+            for x in find_sites(o.item)
+        ):
+            return True
+    span = ctx.sections.summary
+    if span:
+        for x in find_sites(ctx.text, *span):
+            if x.side == "bilateral" and compatible(x.region, s.region):
+                return True
+    return False
+
+
+# What joins a treatment to the site it is for: "MRI of the left elbow", "elbow MRI",
+# "injection to the right knee", "x-rays for both wrists".
+_JOIN_AFTER = re.compile(
+    r"[\s,]*(?:(?:of|to|for|on|at|in|into|the|a|an|left|right|bilateral|both|sided|-)[\s,]+)*",
+    re.I,
+)
+_JOIN_BEFORE = re.compile(r"[\s\-]*(?:(?:joint|region|area|spine|s)[\s\-]+)?", re.I)
+
+
+def _part_conflict(
+    ctx, d, item_sites: list[Site], item_topics: set[str], deciding
+) -> tuple[str, tuple[int, int]] | None:
+    """The item is a treatment for a body site; a deciding sentence names that treatment for
+    another site and no site the item's could be."""
+    regions = {x.region for x in item_sites}
+    text = ctx.text
+    for a, b in deciding:
+        sites = find_sites(text, a, b)
+        if not sites or any(compatible(x.region, r) for x in sites for r in regions):
+            continue
+        sentence = text[a:b]
+        for m in find_topics(sentence):
+            if not topics_related(set(m.ids), item_topics):
+                continue
+            site = _attached(text, a + m.start, a + m.end, sites)
+            if site is not None:
+                return (
+                    f"The item is for the {_region_names(regions)}, but the rationale's "
+                    f"deciding sentence is about {m.text} of the {region_name(site.region)}.",
+                    (a, b),
+                )
+    return None
+
+
+def _attached(text: str, start: int, end: int, sites: list[Site]) -> Site | None:
+    """The site a treatment mention at ``text[start:end]`` is for: right after it ("MRI of
+    the elbow") or right before it ("elbow MRI")."""
+    for x in sites:
+        if x.start >= end and x.start - end <= 40:
+            gap = _JOIN_AFTER.match(text, end, x.start)
+            if gap is not None and gap.end() == x.start:
+                return x
+        if x.end <= start and start - x.end <= 20:
+            gap = _JOIN_BEFORE.match(text, x.end, start)
+            if gap is not None and gap.end() == start:
+                return x
+    return None
