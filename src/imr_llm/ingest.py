@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imr_llm.schemas import ErrorKind, Letter
+from imr_llm.text.spans import undouble_lines
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".pdf", ".txt")
@@ -166,7 +167,7 @@ def normalize_text(text: str) -> str:
     """Unify line endings and drop characters that never belong in letter text."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\ufeff", "").replace("\x00", "").replace("\ufffe", "")
-    return text.replace("\x02", "-")
+    return undouble_lines(text.replace("\x02", "-"))
 
 
 def _pdf_text(data: bytes, source: str) -> tuple[str, int]:

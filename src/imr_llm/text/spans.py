@@ -213,3 +213,21 @@ def sentence_around(
             return (min(best[1], pos), b) if best[1] <= pos else best
         best = (a, b)
     return best
+
+
+_BLANK_BETWEEN = re.compile(r"\n[ \t]*\n")
+# A text whose every other line is blank: some PDF-to-text conversions double-space.
+_DOUBLE_SPACED_SHARE = 0.6
+
+
+def undouble_lines(text: str) -> str:
+    """``text`` with one blank line fewer between lines when nearly every line is followed
+    by a blank one (a double-spaced conversion), so that a wrapped heading reads as one; a
+    paragraph break (two or more blank lines there) stays a blank line. Other texts are
+    returned as they are."""
+    lines = text.count("\n") + 1
+    doubled = len(_BLANK_BETWEEN.findall(text))
+    nonblank = sum(1 for line in text.split("\n") if line.strip())
+    if nonblank < 10 or doubled < _DOUBLE_SPACED_SHARE * nonblank or doubled > lines:
+        return text
+    return _BLANK_BETWEEN.sub("\n", text)
