@@ -133,7 +133,7 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
             out.append(
                 finding(
                     "date-inconsistency",
-                    "medium",
+                    _by_role(role),
                     f"The case summary describes care or review on {d.isoformat()}, before the "
                     f"{doi.isoformat()} date of injury.",
                     [ctx.evidence(a, b)] + _opt(header_doi),
@@ -269,6 +269,13 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
 # edition's date, a date the letter puts in the future.
 _NOT_CARE = frozenset(("birth", "regulation", "future", "injury"))
 
+
+def _by_role(role: str) -> str:
+    """Medium when the date's clause says what event it dates, low when its role is unknown
+    (severity policy: an uncertain reading is at most low)."""
+    return "medium" if role in dateparse.CARE_ROLES else "low"
+
+
 # "the MTUS Chronic Pain Medical Treatment Guidelines (July 28, 2016)": a guideline's date
 _GUIDELINE_DATE = re.compile(
     r"\b(?:guidelines?|MTUS|ODG|ACOEM|updated|effective|revised|published|edition)\b[^.]{0,40}$",
@@ -288,7 +295,8 @@ def _rationale_dates(ctx: CheckContext, doi: date) -> list[Finding]:
         for m, d in dateparse.find_dates(text, r0, r1):
             if d >= doi or _GUIDELINE_DATE.search(text, max(r0, m.start() - 60), m.start()):
                 continue
-            if dateparse.date_role(text, m.start(), m.end(), r0, r1) in _NOT_CARE:
+            role = dateparse.date_role(text, m.start(), m.end(), r0, r1)
+            if role in _NOT_CARE:
                 continue
             a = max(r0, text.rfind(". ", r0, m.start()) + 2, text.rfind(".\n", r0, m.start()) + 2)
             ends = [
@@ -302,7 +310,7 @@ def _rationale_dates(ctx: CheckContext, doi: date) -> list[Finding]:
                 out.append(
                     finding(
                         "date-inconsistency",
-                        "medium",
+                        _by_role(role),
                         f"The rationale describes care or review on {d.isoformat()}, before the "
                         f"{doi.isoformat()} date of injury.",
                         [ctx.evidence(a, b)],

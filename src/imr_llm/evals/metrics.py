@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from imr_llm.schemas import AuditRecord, Finding
+from imr_llm.schemas import AuditRecord, Finding, Severity
 
 CODE_SEVERITY: dict[str, str] = {
     "decision-conclusion-mismatch": "high",
@@ -124,6 +124,15 @@ class GoldLabel(BaseModel):
 
 def load_label(path: Path | str) -> GoldLabel:
     return GoldLabel.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+_MEDIUM = Severity.medium.rank
+
+
+def _gold_rank(g: GoldFinding) -> int:
+    """The severity a gold finding is expected at: its label's, else the code's default."""
+    sev = getattr(g, "severity", None) or CODE_SEVERITY.get(g.code, "medium")
+    return Severity(sev).rank
 
 
 def is_info(code: str, severity: str | None = None) -> bool:
@@ -260,6 +269,11 @@ class Scorecard(BaseModel):
     fields: dict[str, FieldScore] = Field(default_factory=dict)
     items: ItemScore = Field(default_factory=ItemScore)
     codes: dict[str, CodeScore] = Field(default_factory=dict)
+    # What an auditor is shown: produced findings at medium or high against the gold findings
+    # expected at medium or high (a true finding given only at low counts as missed here).
+    flags: CodeScore = Field(
+        default_factory=lambda: CodeScore(code="medium/high flags", severity="")
+    )
     clean: CleanScore = Field(default_factory=CleanScore)
     cost: CostScore = Field(default_factory=CostScore)
     issues: list[Issue] = Field(default_factory=list)
@@ -294,6 +308,8 @@ class Scorecard(BaseModel):
         m["findings.precision"] = overall.precision
         m["findings.recall"] = overall.recall
         m["findings.f1"] = overall.f1
+        m["flags.precision"] = self.flags.precision
+        m["flags.recall"] = self.flags.recall
         for code, c in sorted(self.codes.items()):
             m[f"code.{code}.precision"] = c.precision
             m[f"code.{code}.recall"] = c.recall
@@ -529,6 +545,13 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
                 message=g.note or "(no note)",
             )
         )
+    for g, p in matches:
+        if p.severity.rank >= _MEDIUM:
+            card.flags.tp += 1
+        elif _gold_rank(g) >= _MEDIUM:
+            card.flags.fn += 1
+    card.flags.fn += sum(1 for g in misses if _gold_rank(g) >= _MEDIUM)
+    card.flags.fp += sum(1 for p in alarms if p.severity.rank >= _MEDIUM)
     for p in alarms:
         _code(card, p.code, p.severity.value).fp += 1
         card.issues.append(

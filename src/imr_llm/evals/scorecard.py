@@ -45,6 +45,7 @@ def _code_rows(codes: list[CodeScore]) -> list[str]:
 def to_markdown(card: Scorecard, max_issues: int = 200) -> str:
     """The scorecard as Markdown tables."""
     overall = card.totals()
+    flags = card.flags
     head = "| code | severity | TP | FP | FN | precision | recall | F1 |"
     rule = "|---|---|---:|---:|---:|---:|---:|---:|"
     out = [
@@ -59,6 +60,8 @@ def to_markdown(card: Scorecard, max_issues: int = 200) -> str:
         *_code_rows([c for c in card.codes.values() if not c.info]),
         f"| **overall** | | {overall.tp} | {overall.fp} | {overall.fn} | "
         f"{_fmt(overall.precision)} | {_fmt(overall.recall)} | {_fmt(overall.f1)} |",
+        f"| **medium/high flags** | | {flags.tp} | {flags.fp} | {flags.fn} | "
+        f"{_fmt(flags.precision)} | {_fmt(flags.recall)} | {_fmt(flags.f1)} |",
         "",
     ]
     info = [c for c in card.codes.values() if c.info]

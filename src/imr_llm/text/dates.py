@@ -199,7 +199,9 @@ _ROLE_CUES: dict[str, str] = {
     r"electrodiagnostic|imaging|study|studies|bone\s+scan|arthrogram",
     "visit": r"(?:first\s+)?report\s+of\s+(?:\w+\s+){0,2}injury|complain\w*|visit|seen|evaluat\w+|examin\w+|exam|progress\s+(?:report|note)|report\w*|"
     r"note[sd]?|office|PR-?2|consult\w*|follow[- ]?up|presented|appointment|treated|surgery|"
-    r"underwent|performed|therapy|injection|session",
+    r"underwent|performed|therapy|injection|session|(?:medical\s+)?records?|"
+    r"(?:objective\s+)?findings|procedure|operation|exploration|excision|arthroscop\w*|"
+    r"repair|release|fusion|discectomy|decompression|prescribed",
 }
 # A date the clause puts in the future ("scheduled to follow up on", "will be seen on").
 _FUTURE = re.compile(
@@ -254,7 +256,7 @@ def _clause_edge(text: str, pos: int, limit: int, step: int) -> int:
             ch = text[i - 1]
             if ch in ";\n" and (ch == ";" or text[i - 2 : i] == "\n\n"):
                 break
-            if ch == "." and i < len(text) and text[i].isspace() and not text[i - 2].isdigit():
+            if ch == "." and i < len(text) and text[i].isspace():
                 break
             i -= 1
         return i
