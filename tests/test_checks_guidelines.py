@@ -12,6 +12,7 @@ import pytest
 from conftest import CORPUS, ROOT, SEEDS, need_corpus
 from imr_llm.checks.base import CheckContext, Sections
 from imr_llm.checks.guidelines import (
+    SEVERITY_POLICY,
     check_citation_disagreement,
     check_guideline_region,
     check_guideline_topic,
@@ -480,3 +481,135 @@ def test_corpus_medium_and_high_findings_are_the_reviewed_ones():
                 serious.add((ctx.letter.letter_id, f.code))
     assert counts["high"] == 0
     assert serious <= _reviewed_true()
+
+
+# Severity follows evidence: the claims administrator's citation is background (at most low);
+# the reviewer's own keeps medium.
+
+PAGE_122 = "Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 122."
+OFFICE_VISITS = "Decision based on MTUS ACOEM Chapter 7 Page(s): 127."
+NECK = "Decision based on MTUS ACOEM Chapter 8 Neck and Upper Back Complaints."
+
+
+def _basis(f) -> str:
+    return "claims_administrator" if "claims administrator" in f.message else "reviewer"
+
+
+def _held_to_policy(findings):
+    for f in findings:
+        rule = SEVERITY_POLICY[(f.code, _basis(f))]
+        assert f.severity.rank <= rule.severity.rank, (f, rule)
+    return findings
+
+
+def test_topic_mismatch_on_the_claims_administrators_citation_is_low():
+    ctx = build(LOW_BACK, Item("Message therapy x 6", MASSAGE, ca=PAGE_122, rv=PAGE_122))
+    found = _held_to_policy(run(check_guideline_topic, ctx))
+    assert [(_basis(f), f.severity) for f in found] == [
+        ("claims_administrator", Severity.low),
+        ("reviewer", Severity.medium),
+    ]
+
+
+def test_region_mismatch_on_the_claims_administrators_citation_is_low():
+    ctx = build(
+        SEED_004_SUMMARY,
+        Item("Trigger Point Injections", TPI_RATIONALE, ca=NECK, rv=NONE),
+    )
+    (f,) = _held_to_policy(run(check_guideline_region, ctx))
+    assert (f.code, f.severity, _basis(f)) == (
+        "guideline-region-mismatch",
+        Severity.low,
+        "claims_administrator",
+    )
+
+
+def test_one_claims_administrator_citation_for_a_whole_plan_is_low():
+    ca = "Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 60."
+    ctx = build(
+        LOW_BACK,
+        Item("Lumbar facet injections", "No.", ca=ca),
+        Item("Urine drug screen", "No.", ca=ca),
+        Item("12 massage therapy sessions", MASSAGE, ca=ca),
+    )
+    found = _held_to_policy(run(check_guideline_topic, ctx))
+    assert sorted(f.decision_index for f in found) == [0, 1]
+    assert {f.severity for f in found} == {Severity.low}
+
+
+def test_severity_policy_rows_cover_every_guideline_code():
+    codes = {code for code, _ in SEVERITY_POLICY}
+    assert codes == {
+        "guideline-topic-mismatch",
+        "guideline-region-mismatch",
+        "citation-disagreement",
+    }
+    for rule in SEVERITY_POLICY.values():
+        assert rule.row().startswith(f"| `{rule.code}` |")
+    assert SEVERITY_POLICY[("guideline-topic-mismatch", "claims_administrator")].severity == (
+        Severity.low
+    )
+
+
+# An item's class comes from its head: a consultation about surgery fits a visits citation,
+# home health aide fits home health services, a consultation that reviews an MRI is no study.
+
+
+@pytest.mark.parametrize(
+    ("item", "rv"),
+    [
+        ("Spine surgery evaluation", OFFICE_VISITS),
+        ("Cervical spine surgery consultation", OFFICE_VISITS),
+        (
+            "Cervical spine surgery consultation",
+            "Decision based on MTUS ACOEM Chapter 8 Neck "
+            "and Upper Back Complaints, Section(s): Surgical Considerations.",
+        ),
+        ("Referral to physical therapy", OFFICE_VISITS),
+        (
+            "Referral to physical therapy",
+            "Decision based on MTUS Chronic Pain Medical "
+            "Treatment 2009, Section(s): Physical Medicine.",
+        ),
+        (
+            "Home health aide daily for 3 weeks",
+            "Decision based on MTUS Chronic Pain Medical "
+            "Treatment 2009, Section(s): Home health services.",
+        ),
+        (
+            "Home health aid 4 hours per day",
+            "Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 51.",
+        ),
+        ("Transportation to office visits", PAGE_122),
+        ("Ultrasound guided injection to the shoulder", PAGE_122),
+    ],
+)
+def test_topic_fits_the_items_head_or_subject(item, rv):
+    assert run(check_guideline_topic, build(NECK_SUMMARY, Item(item, "No.", rv=rv))) == []
+
+
+NECK_SUMMARY = "The injured worker has neck pain and low back pain after a fall."
+
+
+@pytest.mark.parametrize(
+    ("item", "rv"),
+    [
+        ("Home health aide daily for 3 weeks", OFFICE_VISITS),
+        ("Spine surgery evaluation", PAGE_122),
+    ],
+)
+def test_topic_mismatch_still_found_on_the_head(item, rv):
+    (f,) = run(check_guideline_topic, build(NECK_SUMMARY, Item(item, "No.", rv=rv)))
+    assert f.severity == Severity.medium
+
+
+def test_consultation_to_review_a_study_is_not_a_study():
+    # the neck was injured too: a Neck chapter fits the case, and the item is a consultation
+    ctx = build(
+        NECK_SUMMARY,
+        Item("Consultation to review MRI of the lumbar spine", "No.", rv=NECK),
+    )
+    assert run(check_guideline_region, ctx) == []
+    ctx = build(NECK_SUMMARY, Item("MRI of the lumbar spine", "No.", rv=NECK))
+    (f,) = run(check_guideline_region, ctx)
+    assert f.severity == Severity.medium

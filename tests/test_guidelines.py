@@ -21,6 +21,7 @@ from imr_llm.guidelines import (
     topics_related,
     treatment_topics,
 )
+from imr_llm.guidelines.catalog import item_class
 from imr_llm.guidelines.citations import ref_coverage
 from imr_llm.guidelines.quantity import requested_quantity, stated_limits
 
@@ -349,3 +350,87 @@ def test_stated_limits_read_only_limit_sentences():
 
     request = "An approval of an additional 12 sessions will exceed guideline recommendations."
     assert stated_limits(request, {"physical-therapy"}, requested=12) == []
+
+
+# An item's class comes from the head of its phrase; modifiers give its subject.
+
+ITEM_CLASSES = [
+    # (item, head topics, topics that must be in the subject)
+    ("Cervical spine surgery consultation", {"office-visits"}, {"surgery"}),
+    ("Spine surgery evaluation", {"office-visits"}, {"surgery"}),
+    ("Orthopedic surgery consult for the lumbar spine", {"office-visits"}, {"surgery"}),
+    ("Neurosurgical consultation", {"office-visits"}, set()),
+    ("Referral to a spine surgeon", {"office-visits"}, set()),
+    ("Referral to physical therapy", {"office-visits"}, {"physical-therapy"}),
+    ("Consultation with a psychiatrist", {"office-visits"}, {"psych"}),
+    ("Pain management follow-up visit", {"office-visits"}, set()),
+    ("Pain management visit", {"office-visits"}, set()),
+    ("Internal medicine consult", {"office-visits"}, set()),
+    ("Epidural steroid injection consultation", {"office-visits"}, {"esi"}),
+    ("Consultation to review MRI of the cervical spine", {"office-visits"}, {"mri"}),
+    ("Home health evaluation", {"office-visits"}, {"home-health"}),
+    ("Physical therapy evaluation", {"office-visits", "physical-therapy"}, set()),
+    ("Acupuncture evaluation and treatment", {"office-visits"}, {"acupuncture"}),
+    ("Home health aide daily for 3 weeks", {"home-health"}, set()),
+    ("Home health aid 4 hours per day, 5 days per week", {"home-health"}, set()),
+    ("Personal care aide 6 hours a day", {"home-health"}, set()),
+    ("Home health visits 3 times a week", {"home-health"}, set()),
+    ("Caregiver 8 hours per day", {"home-health"}, set()),
+    ("Functional capacity evaluation", {"fce"}, set()),
+    ("Psychological evaluation", {"psych"}, set()),
+    ("Twelve sessions of physical therapy for the knee", {"physical-therapy"}, set()),
+    ("12 physical therapy visits", {"physical-therapy"}, set()),
+    ("Additional physical therapy lumbar spine two times a week", {"physical-therapy"}, set()),
+    ("Chiropractic visits x 6", {"manual-therapy"}, set()),
+    ("Six (6) acupuncture sessions", {"acupuncture"}, set()),
+    ("Retrospective request for MRI of the knee", {"mri"}, set()),
+    ("MRI right knee", {"mri"}, set()),
+    ("Lumbar spine MRI", {"mri"}, set()),
+    ("X-rays lumbar spine", {"x-ray"}, set()),
+    ("EMG/NCV of bilateral upper extremities", {"emg-ncv"}, set()),
+    ("TENS unit purchase", {"tens"}, set()),
+    ("Purchase of a TENS unit", {"tens"}, set()),
+    ("Post-op cold therapy unit rental x 7 days", {"cold-therapy-unit"}, set()),
+    ("Lidoderm patches #30", {"lidoderm"}, set()),
+    ("Tramadol ER 150mg #60", {"tramadol"}, set()),
+    ("Norco 10/325mg #120", {"opioids"}, set()),
+    ("Pantoprazole sodium 20mg #60", {"gi-protection"}, set()),
+    ("Facet joint injections L4-5, L5-S1", {"facet"}, set()),
+    ("Bilateral L4-5 transforaminal ESI", {"esi"}, set()),
+    ("1 platelet rich plasma injection to left foot", {"prp"}, set()),
+    ("Ultrasound guided steroid injection to the left shoulder", {"joint-injection"}, set()),
+    ("Left lateral epicondyle corticosteroid injection", {"joint-injection"}, set()),
+    ("Right shoulder arthroscopy", {"surgery"}, set()),
+    ("Knee brace", {"braces-supports"}, set()),
+    ("Physical therapy and acupuncture", {"physical-therapy", "acupuncture"}, set()),
+    ("Pre-operative medical clearance", {"preop-testing"}, set()),
+]
+
+
+@pytest.mark.parametrize(("item", "head", "subject"), ITEM_CLASSES)
+def test_item_class_comes_from_the_head(item, head, subject):
+    cls = item_class(item)
+    assert set(cls.head) == head, cls
+    assert subject <= cls.subject, cls
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # heads the catalog does not know: no class, whatever the modifiers name
+        "Transportation to office visits",
+        "Ultrasound guided injection",
+        "Gym membership with pool access",
+        "Sleep study",
+        "Injection for the knee",
+    ],
+)
+def test_item_class_unknown_head_has_no_class(item):
+    assert item_class(item).head == frozenset()
+
+
+def test_item_class_generic_word_never_classes_the_item():
+    # "visits" after a treatment is its count, not an office visit; "therapy" after a named
+    # treatment is its form
+    assert "office-visits" not in item_class("Chiropractic treatment 6 visits").head
+    assert item_class("Acupuncture therapy sessions lumbar spine #6").head == {"acupuncture"}

@@ -287,9 +287,14 @@ def _patient_pronouns(
 # A person word naming a document rather than a person ("a physician progress note",
 # "the Doctor's First Report", "the treating provider's request"): no referent.
 _DOCUMENT = re.compile(
-    r"(?:['\u2019]s?)?\s+(?:[a-z]+\s+){0,2}?(?:progress\s+)?(?:notes?|reports?|records?|"
+    # possessive: "the Doctor's First Report", "the provider's notes"
+    r"(?:['\u2019]s?\s+(?:[a-z-]+\s+){0,2}?(?:progress\s+)?(?:notes?|reports?|records?|"
     r"documentation|letters?|requests?|rfa|pr-?2|orders?|prescriptions?|forms?|narratives?|"
-    r"evaluations?|visits?|office|offices|consultations?|recommendations?|treatment\s+plan)\b"
+    r"evaluations?|visits?|office|consultations?|recommendations?|treatment\s+plan)"
+    # a compound noun, never a verb ("physician progress note"; not "the husband reports")
+    r"|\s+(?:progress\s+notes?|note|report|record|documentation|letter|rfa|pr-?2|narrative|"
+    r"evaluation|visit|office|consultation|recommendation|request|order|prescription|"
+    r"treatment\s+plan))\b"
 )
 
 

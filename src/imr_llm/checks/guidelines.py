@@ -17,8 +17,8 @@ from imr_llm.guidelines import (
     is_regional,
     regions_for_ref,
     topics_covered,
-    treatment_topics,
 )
+from imr_llm.guidelines.catalog import item_class
 from imr_llm.guidelines.citations import ref_coverage, shared_citations
 from imr_llm.schemas import Decision, Evidence, Finding, Severity
 
@@ -266,9 +266,12 @@ def _parties(
 def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
     """Cited page/section covers a treatment unrelated to the item (both known)."""
     for d in ctx.record.decisions:
-        item_topics = treatment_topics(d.item)
-        if not item_topics:
+        # judged only when the head of the item's phrase has a known class; its modifiers'
+        # topics count too ("spine surgery consultation" fits a surgery or a visits citation)
+        cls = item_class(d.item)
+        if not cls.head:
             continue
+        item_topics = set(cls.topics)
         for party, refs, base in _parties(ctx, d):
             covs = [(r, ref_coverage(r)) for r in refs]
             specific = [(r, c) for r, c in covs if c.specific]
@@ -310,8 +313,10 @@ _STUDY_GROUPS = frozenset({"imaging", "electrodiagnostic"})
 
 
 def _is_study(item: str) -> bool:
+    """Whether the item's head is a study ("MRI of the lumbar spine"; not "consultation to
+    review the MRI")."""
     topics = catalog().topics
-    return any(set(topics[t].groups) & _STUDY_GROUPS for t in treatment_topics(item) if t in topics)
+    return any(set(topics[t].groups) & _STUDY_GROUPS for t in item_class(item).head if t in topics)
 
 
 @functools.cache

@@ -503,3 +503,169 @@ def covers(cited: str, item: str) -> bool:
 def topics_covered(item_topics: set[str], cited_topics: set[str]) -> bool:
     """Whether any cited topic covers any of the item's topics (see ``covers``)."""
     return any(covers(c, i) for i in item_topics for c in cited_topics)
+
+
+# ---------------------------------------------------------------- an item's class
+
+
+# An item's class comes from the head of its phrase, the way a noun phrase's head decides what
+# it is: "cervical spine surgery consultation" is a consultation (about surgery), "home health
+# aide daily for 3 weeks" is home health care, "physical therapy evaluation" an evaluation (of
+# therapy). The words before the head and the phrases after it ("for the lumbar spine", "with
+# a psychiatrist") give the item's subject, never its class.
+#
+# Head words that make an item a visit (an office visit, consultation or referral) whatever
+# it is about, and words that make it home health services.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_CONJUNCTIONS = frozenset({"and", "or", "&", "/", "+", "plus"})
+_PUNCTUATION = frozenset("#(),;:")
+
+
+VISIT_HEADS = _words(
+    "consultation consultations consult consults evaluation evaluations eval evals "
+    "re-evaluation re-evaluations reevaluation reevaluations referral referrals follow-up "
+    "follow-ups followup followups appointment appointments assessment assessments exam exams "
+    "examination examinations re-exam reexam re-examination opinion opinions visit visits "
+    "management"
+)
+HOME_HEALTH_HEADS = _words("aide aides caregiver caregivers homemaker attendant")
+_HEAD_TOPIC = {
+    **{w: "office-visits" for w in VISIT_HEADS},
+    **{w: "home-health" for w in HOME_HEALTH_HEADS},
+}
+# Words that carry no class of their own: counts, units, forms and request words ("sessions",
+# "unit", "purchase", "patches", "ER"). When one is last, the head is the word before it
+# ("TENS unit purchase", "Lidoderm patches"), or, with none before, the phrase after "of" or
+# "for" ("twelve sessions of physical therapy", "retrospective request for an MRI").
+# "visit(s)" counts here after a treatment ("chiropractic visits"); alone it is a visit.
+LIGHT_HEADS = _words(
+    "session sessions visit visits treatment treatments unit units purchase purchases rental "
+    "rentals rent trial trials refill refills supply supplies kit kits device devices machine "
+    "machines prescription prescriptions request requests course courses order orders "
+    "additional initial repeat continued continuation retrospective retro prospective "
+    "outpatient inpatient quantity qty times x patch patches tablet tablets tab tabs capsule "
+    "capsules cap caps pill pills solution spray lotion ointment gel cream creams dose doses "
+    "mg mcg ml gm g er xr cr sr xl la ir dr ds hcl extended release sustained immediate "
+    "delayed one two three four five six seven eight nine ten eleven twelve fifteen sixteen "
+    "eighteen twenty thirty sixty ninety the a an container containers bottle bottles tube "
+    "tubes jar jars box boxes pack packs sodium potassium hydrochloride bath baths"
+)
+# Words that end the phrase's head part: prepositions and frequencies; what follows them is a
+# post-modifier (subject only). Numbers, "#", brackets and commas end it too.
+_AFTER_HEAD = _words(
+    "for of to with at in on by from per including via under into between as after before "
+    "during over until daily weekly monthly nightly hourly once twice bid tid qid qd qhs prn "
+    "every each q x times"
+)
+# Words that may follow the head without a preposition ("MRI right knee", "physical therapy
+# lumbar spine", "facet injections L4-5"): body regions, sides and spinal levels end the head
+# part once it has content, and are only modifiers before it.
+_WHERE = "@where"
+_SIDES = _words(
+    "left right bilateral both lateral medial anterior posterior proximal distal upper lower mid"
+)
+# Generic procedure and service nouns: after a named treatment they are its form ("PRP
+# injection", "acupuncture therapy"), alone they name no known class ("injection").
+GENERIC_HEADS = _words(
+    "injection injections block blocks procedure procedures therapy therapies testing test "
+    "tests study studies scan scans program programs service services care medication "
+    "medications treatment treatments"
+)
+_NO_CLASS = LIGHT_HEADS | _PUNCTUATION
+_ITEM_TOKEN = re.compile(
+    r"(?P<level>\b[CTLS]\d{1,2}(?:\s*-\s*[CTLS]?\d{1,2})?\b)"
+    r"|[A-Za-z][A-Za-z'\u2019]*(?:-[A-Za-z]+)*|\d+(?:[.,/]\d+)*%?|[#(),;:&/+]"
+)
+
+
+@dataclass(frozen=True)
+class ItemClass:
+    """What a disputed item is: ``head`` (the topics of its phrase's head; empty when the head
+    names nothing the catalog knows) and ``subject`` (the topics its modifiers name)."""
+
+    head: frozenset[str]
+    subject: frozenset[str]
+    head_text: str = ""
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return self.head | self.subject
+
+
+@functools.lru_cache(maxsize=512)
+def item_class(item: str) -> ItemClass:
+    """The class of a disputed item's phrase, from its head (see ``VISIT_HEADS``)."""
+    mentions = _topic_mentions(item)
+    everything = frozenset(i for m in mentions for i in m.ids)
+    # units: a catalog alias mention is one unit (it may hold "and", "/" or "-"), other words
+    # one each; each unit is (text, lower-cased word or None, topic ids, is a word)
+    units: list[tuple[str, str, frozenset[str]]] = []
+    pos = 0
+    spans = [(m.start, m.end, m.ids) for m in mentions]
+    where = [(m.start, m.end) for m in _region_mentions(item)]
+    k = 0
+    for t in _ITEM_TOKEN.finditer(item):
+        if t.start() < pos:
+            continue
+        while k < len(spans) and spans[k][1] <= t.start():
+            k += 1
+        if k < len(spans) and spans[k][0] <= t.start() < spans[k][1]:
+            a, b, ids = spans[k]
+            units.append((item[a:b], "", ids))
+            pos = b
+            continue
+        word = t.group().lower()
+        if t.group("level") or word in _SIDES or any(a <= t.start() < b for a, b in where):
+            word = _WHERE
+        units.append((t.group(), word, frozenset()))
+        pos = t.end()
+    head, head_text = _head_of(units, 0)
+    return ItemClass(head, everything - head if head else everything, head_text)
+
+
+def _head_of(
+    units: list[tuple[str, str, frozenset[str]]], start: int
+) -> tuple[frozenset[str], str]:
+    """Head topics (and text) of the phrase starting at ``units[start]``: its last unit with
+    content before the first post-modifier, one per conjunct."""
+    heads: set[str] = set()
+    texts: list[str] = []
+    content: list[tuple[str, str, frozenset[str]]] = []  # this conjunct's units with content
+
+    def close() -> None:
+        if not content:
+            return
+        text, word, ids = content[-1]
+        before = content[-2][0].lower() if len(content) > 1 else ""
+        if ids:
+            heads.update(ids)
+        elif word in ("aid", "aids") and before.endswith(("health", "care", "home")):
+            heads.add("home-health")
+        elif word in _HEAD_TOPIC:
+            heads.add(_HEAD_TOPIC[word])
+        texts.append(text)
+        content.clear()
+
+    for i in range(start, len(units)):
+        text, word, ids = units[i]
+        if word in _CONJUNCTIONS:
+            close()
+            continue
+        counted = word[:1].isdigit() or word in ("#", _WHERE)
+        if word in _AFTER_HEAD or (content and (counted or word in _PUNCTUATION)):
+            generic = all(not c[2] and c[1] in GENERIC_HEADS for c in content)
+            if generic and not heads and word in ("of", "for", "to", "with"):
+                # "sessions of physical therapy", "request for MRI": the head comes after
+                return _head_of(units, i + 1)
+            break
+        if word in GENERIC_HEADS and content and content[-1][2]:
+            continue  # the form of the treatment before it
+        if ids or (word and not counted and word not in _NO_CLASS):
+            content.append(units[i])
+        elif word in ("visit", "visits") and not (content and content[-1][2]):
+            content.append(units[i])  # a visit by itself, not a count of a treatment
+    close()
+    return frozenset(heads), " / ".join(texts)
