@@ -510,7 +510,7 @@ _VERDICT = spaced(
     r"|\bcriteria\b[^.;]{0,80}\b(?:are|is|were|was|been|not) (?:not )?(?:met|satisfied|fulfilled)\b"
 )
 _POINTS_AT_REQUEST = spaced(
-    r"\b(?:request(?:ed|s)?|in question|at this time|this time|at present|currently|therefore|"
+    r"\b(?:request(?:ed|s)?|in question|warrant(?:s|ed)?|at this time|this time|at present|currently|therefore|"
     r"thus|as such|hence|consequently|accordingly|medically|criteria|in this case|proposed|"
     r"this (?:patient|claimant|injured worker|worker|individual|case|study|procedure))\b"
 )
@@ -634,7 +634,11 @@ def _bilateral_in_letter(ctx, d, s: Site) -> bool:
 # What joins a treatment to the site it is for: "MRI of the left elbow", "elbow MRI",
 # "injection to the right knee", "x-rays for both wrists".
 _JOIN_AFTER = re.compile(
-    r"[\s,]*(?:(?:of|to|for|on|at|in|into|the|a|an|left|right|bilateral|both|sided|-)[\s,]+)*",
+    r"(?:[\s,()/#:\-]+|\d+|(?:of|to|for|on|at|in|into|the|a|an|left|right|bilateral|both|"
+    r"sided|with|without|contrast|testing|tests?|study|studies|scans?|imaging|injections?|"
+    r"therapy|sessions?|visits?|treatments?|times?|weekly|weeks?|per|x|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|eleven|twelve|months?|days?|additional|initial|"
+    r"remaining|requested)\b)*",
     re.I,
 )
 _JOIN_BEFORE = re.compile(r"[\s\-]*(?:(?:joint|region|area|spine|s)[\s\-]+)?", re.I)
@@ -669,7 +673,7 @@ def _attached(text: str, start: int, end: int, sites: list[Site]) -> Site | None
     """The site a treatment mention at ``text[start:end]`` is for: right after it ("MRI of
     the elbow") or right before it ("elbow MRI")."""
     for x in sites:
-        if x.start >= end and x.start - end <= 40:
+        if x.start >= end and x.start - end <= 80:
             gap = _JOIN_AFTER.match(text, end, x.start)
             if gap is not None and gap.end() == x.start:
                 return x

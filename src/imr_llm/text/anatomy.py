@@ -112,7 +112,7 @@ def compatible(a: str, b: str) -> bool:
 # (abbreviations and spinal levels).
 _PHRASES: dict[str, tuple[str, ...]] = {
     "neck": (
-        "cervical spine", "cervical", "cervicothoracic", "cervicalgia", "neck", "c spine",
+        "cervical spine", "cervical", "cervicothoracic", "cervicalgia", "neck", "trapezius", "c spine",
         "=C/S", r"=C[1-7]\s*[-/]\s*C?[1-7]", r"=C[1-7]\s*-\s*T1",
     ),
     "thoracic": (
