@@ -22,25 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from imr_llm.codes import CODE_SEVERITY
 from imr_llm.schemas import AuditRecord, Finding, Severity
 
-CODE_SEVERITY: dict[str, str] = {
-    "decision-conclusion-mismatch": "high",
-    "criteria-decision-mismatch": "high",
-    "fact-contradiction": "high",
-    "treatment-mismatch": "medium",
-    "guideline-topic-mismatch": "medium",
-    "guideline-region-mismatch": "medium",
-    "date-inconsistency": "medium",
-    "demographic-inconsistency": "medium",
-    "quantity-over-limit": "low",
-    "extraction-disagreement": "low",
-    "suspicious-instructions": "high",
-    "missing-decision": "high",
-    "missing-rationale": "high",
-    "unparsed-section": "high",
-    "citation-disagreement": "info",
-}
 
 CASE_FIELDS = (
     "case_number",
