@@ -437,6 +437,206 @@ def test_rationale_naming_its_own_item_or_a_surgery_is_silent():
     assert run(check_treatment_mismatch, ctx) == []
 
 
+# treatment-mismatch: a sentence deciding the request names the other side or another site
+
+KNEE_HISTORY = (
+    "The patient twisted her left knee at work. She had a right knee arthroscopy in 2012. "
+)
+
+
+@pytest.mark.parametrize(
+    ("item", "rationale"),
+    [
+        (
+            "MRI of the left knee",
+            KNEE_HISTORY + "The request for MRI of the right knee is not medically necessary.",
+        ),
+        (
+            "MRI of the left knee without contrast",
+            KNEE_HISTORY + "As there is no documented tear of the right knee, the request is "
+            "not medically necessary.",
+        ),
+        (
+            "X-rays knee, left",
+            "Plain films are the first study. X-rays of the knee (right) are not indicated at "
+            "this time.",
+        ),
+        (
+            "Physical therapy 2x6 for the right shoulder",
+            "Therapy was tried before. Therefore, therapy for the L shoulder is not "
+            "medically necessary.",
+        ),
+        (
+            "MRI of the left shoulder",
+            "MRI of the right shoulder is not indicated without red flags.",
+        ),
+    ],
+)
+def test_deciding_sentence_on_the_other_side(item, rationale):
+    (f,) = run(check_treatment_mismatch, build(NECK_AND_BACK, Item(item, rationale)))
+    assert "deciding sentence names only the" in f.message
+    assert f.evidence[0].quote == item
+    assert f.evidence[1].quote.endswith(("necessary.", "time.", "flags."))
+
+
+@pytest.mark.parametrize(
+    ("summary", "items", "rationale"),
+    [
+        # history and exam sentences mention the other side freely
+        (NECK_AND_BACK, ["MRI of the left knee"], KNEE_HISTORY + "The request is not necessary."),
+        (
+            NECK_AND_BACK,
+            ["MRI of the left knee"],
+            "Examination of the right knee was normal. The request for left knee MRI is not "
+            "medically necessary.",
+        ),
+        (
+            NECK_AND_BACK,
+            ["MRI of the left knee"],
+            "A prior MRI of the right knee showed a tear. MRI of the left knee is not indicated.",
+        ),
+        # both sides in the deciding sentence
+        (
+            NECK_AND_BACK,
+            ["MRI of the left knee"],
+            "Neither the right nor the left knee is unstable; the request is not medically "
+            "necessary.",
+        ),
+        # a sideless mention beside the other side: not settled
+        (
+            NECK_AND_BACK,
+            ["MRI of the left knee"],
+            "Given the normal right knee, the request for knee MRI is not medically necessary.",
+        ),
+        # the item is bilateral
+        (
+            NECK_AND_BACK,
+            ["MRI of bilateral knees"],
+            "The request for MRI of the right knee is not medically necessary.",
+        ),
+        # the injury is bilateral
+        (
+            "She reports bilateral knee pain after a fall.",
+            ["MRI of the left knee"],
+            "The request for MRI of the right knee is not medically necessary.",
+        ),
+        # another item is for the other side
+        (
+            NECK_AND_BACK,
+            ["MRI of the left knee", "MRI of the right knee"],
+            "The request for MRI of the right knee is not medically necessary.",
+        ),
+    ],
+)
+def test_side_silent(summary, items, rationale):
+    ctx = build(summary, *(Item(i, rationale) for i in items))
+    assert run(check_treatment_mismatch, ctx) == []
+
+
+@pytest.mark.parametrize(
+    ("item", "rationale", "about"),
+    [
+        (
+            "MRI of the right wrist",
+            "Wrist pain persists. The claimant does not meet criteria for an elbow MRI.",
+            "MRI of the elbow",
+        ),
+        (
+            "Lumbar epidural steroid injection at L4-5",
+            "Radiculopathy must be documented. Therefore, the requested cervical epidural "
+            "steroid injection is not medically necessary.",
+            "of the cervical spine",
+        ),
+        (
+            "Six physical therapy visits for the right shoulder",
+            "The remaining portion of the request, 6 physical therapy visits to the right "
+            "ankle, is not medically necessary.",
+            "of the ankle/foot",
+        ),
+        (
+            "EMG/NCS of the bilateral hands",
+            "Yes, the request for electrodiagnostic testing (EMG-NCS) of the bilateral ankles "
+            "was medically necessary.",
+            "of the ankle/foot",
+        ),
+        (
+            "One (1) x-ray of the thoracic spine",
+            "There are no red flags that would warrant a cervical MRI at this time.",
+            "MRI of the cervical spine",
+        ),
+    ],
+)
+def test_deciding_sentence_on_another_body_part(item, rationale, about):
+    (f,) = run(check_treatment_mismatch, build(NECK_AND_BACK, Item(item, rationale)))
+    assert "deciding sentence is about" in f.message and about in f.message
+
+
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        # guideline prose about another region, not about the request
+        "ODG recommends MRI of the elbow for chronic elbow pain. Wrist MRI is not indicated "
+        "without red flags.",
+        # the other region is not what the treatment is for
+        "Given that the elbow symptoms resolved, the request for MRI is not medically necessary.",
+        # a history sentence
+        "An MRI of the elbow was performed previously and the request is not necessary.",
+        # the item's own region is in the deciding sentence too
+        "Without elbow findings, the request for MRI of the wrist is not medically necessary.",
+    ],
+)
+def test_body_part_silent(rationale):
+    ctx = build(NECK_AND_BACK, Item("MRI of the right wrist", rationale))
+    assert run(check_treatment_mismatch, ctx) == []
+
+
+# treatment-mismatch: a lone generic word never names a treatment; a head noun names its item
+
+
+@pytest.mark.parametrize(
+    ("items", "rationale"),
+    [
+        (
+            ["MRI of the lumbar spine", "Lumbar support brace"],
+            "The records do not support the request at this time; there are no red flags.",
+        ),
+        (
+            ["Acupuncture 6 sessions", "Functional restoration program evaluation"],
+            "The records do not show a program of exercise, so the request is not necessary.",
+        ),
+        (
+            ["Urine drug screen", "Pain management consultation"],
+            "Ongoing management is documented; the request is not medically necessary.",
+        ),
+    ],
+)
+def test_lone_generic_words_do_not_point_at_another_item(items, rationale):
+    ctx = build(NECK_AND_BACK, *(Item(i, rationale) for i in items[:1]), Item(items[1], "n/a"))
+    assert [f for f in run(check_treatment_mismatch, ctx) if f.decision_index == 0] == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "rationale"),
+    [
+        (
+            "Cervical pillow",
+            "Orthopedic pillows x2",
+            "Orthopedic pillows are convenience items; the requested pillows are not medically "
+            "necessary.",
+        ),
+        (
+            "Bath-chair",
+            "Shower stool",
+            "A bath chair and a shower stool are convenience items; neither is medically "
+            "necessary.",
+        ),
+    ],
+)
+def test_head_noun_names_the_item(first, second, rationale):
+    ctx = build(NECK_AND_BACK, Item(first, rationale), Item(second, rationale))
+    assert run(check_treatment_mismatch, ctx) == []
+
+
 # fact-contradiction (rules): more time on a treatment than the injury is old
 
 RECENT = "Date of Injury: 11/10/2016. The injured worker reports low back pain after lifting."
