@@ -613,3 +613,13 @@ def test_consultation_to_review_a_study_is_not_a_study():
     ctx = build(NECK_SUMMARY, Item("MRI of the lumbar spine", "No.", rv=NECK))
     (f,) = run(check_guideline_region, ctx)
     assert f.severity == Severity.medium
+
+
+def test_region_chapter_the_rationale_discusses_is_not_flagged():
+    # the summary names only the low back, but the reviewer's rationale is about the neck
+    item = Item(
+        "Trigger Point Injections",
+        "Cervical paraspinal trigger points are documented in the neck.",
+        rv=NECK,
+    )
+    assert run(check_guideline_region, build(SEED_004_SUMMARY, item)) == []

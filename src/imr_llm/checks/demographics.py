@@ -250,6 +250,8 @@ def _patient_pronouns(
     weak: list[tuple[int, int]] = []
     for a, b in spans:
         masked = _blank_slashed(text[a:b])
+        if next(finditer_at(_PRONOUN_START[other], _PRONOUNS[other], masked), None) is None:
+            continue  # the common case: no pronoun of the other sex at all
         low = masked.lower()
         scan = low if lower_folds(masked, low) else masked
         rx = _PERSON if scan is low else re.compile(_PERSON.pattern, re.I)

@@ -1,4 +1,21 @@
-"""Guideline-citation checks: cited topic, cited body region, and CA vs reviewer citations."""
+"""Guideline-citation checks: cited topic, cited body region, and CA vs reviewer citations.
+
+Severity policy (``SEVERITY_POLICY``; a test holds each finding to it):
+
+| code | rests on | at most | when |
+|---|---|---|---|
+| guideline-topic-mismatch | reviewer's citation | medium | a catalogued page/section whose
+  treatments cover neither the item's class (the head of its phrase) nor its subject |
+| guideline-topic-mismatch | claims administrator's citation | low | the same, on the UR's line |
+| guideline-region-mismatch | reviewer's citation | medium | a body-region chapter fitting neither
+  the item's regions, the injured regions nor the regions its rationale discusses (a study of a
+  named part: that part) |
+| guideline-region-mismatch | claims administrator's citation | low | the same, on the UR's line |
+| citation-disagreement | both | info | the parties cite different guidelines |
+
+Items whose head names no known class ("transportation to office visits", "ultrasound guided
+injection") are not judged against topics at all.
+"""
 
 from __future__ import annotations
 
@@ -295,6 +312,11 @@ def check_guideline_topic(ctx: CheckContext) -> Iterable[Finding]:
             )
 
 
+def _specific_regions(text: str) -> set[str]:
+    """Body regions ``text`` names by a specific word ("lower extremities" names none)."""
+    return {i for m in find_regions(text) if len(m.ids) == 1 for i in m.ids}
+
+
 def injured_regions(ctx: CheckContext) -> set[str]:
     """Body regions the case summary (or the extracted case facts) names."""
     # Only specific region words count for the injury: "lower extremities" in an exam note
@@ -378,10 +400,16 @@ def check_guideline_region(ctx: CheckContext) -> Iterable[Finding]:
             if injured is None:
                 injured = injured_regions(ctx)
             known = item_regions | injured
+            whose = "the item and the case summary concern"
+            if known and not any(c & known for _, c in regional):
+                # the words settle it only when the rationale does not discuss the cited
+                # chapter's region either (a summary may leave out a region)
+                discussed = _specific_regions(d.rationale or "")
+                if discussed - known:
+                    known |= discussed
+                    whose = "the item, the case summary and the rationale concern"
             if known:
-                yield from _region_findings(
-                    ctx, d, party, base, regional, known, "the item and the case summary concern"
-                )
+                yield from _region_findings(ctx, d, party, base, regional, known, whose)
 
 
 def _region_findings(
