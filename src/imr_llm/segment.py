@@ -457,24 +457,6 @@ def _find_all(haystack: str, needle: str):
         i = haystack.find(needle, i + 1)
 
 
-def _sentence_start(text: str, pos: int, floor: int) -> int:
-    i = pos
-    while i > floor:
-        if text[i - 1] in ".!?" and (i >= len(text) or text[i].isspace()):
-            break
-        i -= 1
-    while i < pos and text[i].isspace():
-        i += 1
-    return i
-
-
-def _sentence_end(text: str, pos: int, ceil: int) -> int:
-    i = pos
-    while i < ceil and text[i] not in ".!?":
-        i += 1
-    return min(i + 1, ceil)
-
-
 def _heading_2013_end(text: str, pos: int, limit: int) -> int:
     """End of a 2013 item heading starting at ``pos``: the end of its last line before a blank
     line, the block's first label or the next numbered line (at most six lines)."""

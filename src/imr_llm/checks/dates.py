@@ -9,7 +9,7 @@ from imr_llm.checks.base import CheckContext, finding, register
 from imr_llm.guidelines import treatment_topics
 from imr_llm.schemas import Evidence, Finding
 from imr_llm.text import dates as dateparse
-from imr_llm.text.spans import sentence_around
+from imr_llm.text.spans import sentence_around, sentences
 
 _LABELS = {
     "date_of_injury": r"Date\s+of\s+Injury:",
@@ -167,19 +167,6 @@ def header_evidence(ctx: CheckContext, field: str, value: date) -> Evidence | No
     return ctx.evidence(m.start(), m.end())
 
 
-def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans of ``text[start:end]`` (split at ". "; dates hold no ". ")."""
-    out = []
-    a = start
-    while a < end:
-        b = text.find(". ", a, end)
-        b = end if b == -1 else b + 1
-        if text[a:b].strip():
-            out.append((a, b))
-        a = b + 1
-    return out
-
-
 _RFA = re.compile(r"\b(?:request\s+for\s+authori[sz]ation|RFA)\b", re.I)
 _UR_DECISION = re.compile(
     r"\b(?:utilization\s+review|UR)\b|"
@@ -211,7 +198,7 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
     s0, s1 = ctx.sections.summary
     text = ctx.text
     header_ur = ctx.record.case.ur_denial_date
-    spans = _sentences(text, s0, s1)
+    spans = sentences(text, s0, s1)
     rfa: list[tuple[date, int, int]] = []
     reviews: list[tuple[date, int, int]] = []
     for a, b in spans:

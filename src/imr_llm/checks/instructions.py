@@ -10,6 +10,7 @@ import re
 
 from imr_llm.checks.base import CheckContext, finding, finditer_at, lower_folds, register
 from imr_llm.schemas import Finding
+from imr_llm.text.spans import sentence_around
 
 # (pattern, literal words one of which the lowered text must hold before the regex runs)
 _PATTERNS: list[tuple[str, tuple[str, ...]]] = [
@@ -82,11 +83,11 @@ def find_instructions(text: str) -> list[tuple[int, int]]:
     )
     spans: list[tuple[int, int]] = []
     for start, end in hits:
-        a = _sentence_start(text, start)
+        a = sentence_around(text, start)[0]
         labels = list(_LABEL.finditer(text, a, start))
         if labels:
             a = labels[-1].end()
-        b = _sentence_end(text, end)
+        b = sentence_around(text, max(start, end - 1))[1]
         if spans and (a <= spans[-1][1] or not text[spans[-1][1] : a].strip()):
             spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
         else:
@@ -104,22 +105,6 @@ def mask(text: str, spans: list[tuple[int, int]]) -> str:
             if chars[i] != "\n":
                 chars[i] = " "
     return "".join(chars)
-
-
-def _sentence_start(text: str, pos: int) -> int:
-    i = pos
-    while (
-        i > 0 and not (text[i - 1] in ".!?" and text[i].isspace()) and text[i - 1 : i + 1] != "\n\n"
-    ):
-        i -= 1
-    while i < pos and text[i].isspace():
-        i += 1
-    return i
-
-
-def _sentence_end(text: str, pos: int) -> int:
-    m = re.compile(r"[.!?](?=\s|$)|\n\s*\n").search(text, pos)
-    return m.end() if m else len(text)
 
 
 @register("instructions", "suspicious-instructions")

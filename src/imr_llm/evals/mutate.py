@@ -198,17 +198,6 @@ def _consistent(outcome: str, conclusion: str) -> bool:
     )
 
 
-def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    out, pos = [], start
-    for m in re.finditer(r"[.!?](?=\s)", text[start:end]):
-        stop = start + m.end()
-        out.append((pos, stop))
-        pos = stop
-    if pos < end:
-        out.append((pos, end))
-    return out
-
-
 def _finding(code: str, index: int | None, note: str) -> dict:
     return {"code": code, "decision_index": index, "note": note}
 
@@ -1452,7 +1441,7 @@ class RaiseQuantity(Operator):
             inner = re.search(_flex(old_phrase), m.group(0))
             if inner and not ha <= m.start() < hb:
                 spots.add((m.start() + inner.start(), m.start() + inner.end()))
-        for a, b in _sentences(src.text, *d.rationale_span):
+        for a, b in spans.sentences(src.text, *d.rationale_span):
             if re.search(r"request", src.text[a:b], re.I):
                 for m in re.finditer(_flex(old_phrase), src.text[a:b]):
                     spots.add((a + m.start(), a + m.end()))

@@ -72,7 +72,7 @@ from imr_llm.llm.responses import (
     locate,
 )
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Letter, Severity
-from imr_llm.text.spans import Sections
+from imr_llm.text.spans import Sections, clauses
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,6 @@ SKIPPABLE = frozenset({"validation", "truncated"})
 
 # ---------------------------------------------------------------- text helpers
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|;\s+")
 _NEG_CUE = re.compile(
     r"\b(?:no|not|none|never|nor|without|negative|normal|intact|unremarkable|denie[sd]|deny|"
     r"absence|free\s+of|rule[sd]?\s+out|r/o|possible|possibly|suspected|questionable|versus|vs|"
@@ -421,16 +420,6 @@ class Claim:
     """Summary sentences that could contradict the claim (shown to the model as hints)."""
 
 
-def _sentences(text: str, base: int) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        spans.append((base + start, base + m.start()))
-        start = m.end()
-    if text[start:].strip():
-        spans.append((base + start, base + len(text.rstrip())))
-    return spans
-
-
 def _clean_x(x: str) -> str:
     m = _X_STOP.search(x)
     if m:
@@ -443,7 +432,7 @@ def absence_claims(text: str, span: tuple[int, int]) -> list[Claim]:
     """Absence claims in the rationale ``text[span[0]:span[1]]``, in order, one per thing."""
     out: list[Claim] = []
     taken: list[tuple[int, int]] = []
-    for s0, s1 in _sentences(text[span[0] : span[1]], span[0]):
+    for s0, s1 in clauses(text, span[0], span[1]):
         sentence = text[s0:s1]
         if re.search(r"medically\s+necessary", sentence, re.I):
             continue
@@ -491,7 +480,7 @@ def _pass1_claims(
         if not key_terms(x):
             continue
         s0, s1 = next(
-            ((a, b) for a, b in _sentences(text[span[0] : span[1]], span[0]) if a <= ev.start < b),
+            ((a, b) for a, b in clauses(text, span[0], span[1]) if a <= ev.start < b),
             (ev.start, ev.end),
         )
         if re.search(r"medically\s+necessary", text[s0:s1], re.I):
@@ -596,7 +585,7 @@ def _patient_shortfalls(text: str, span: tuple[int, int]) -> list[Evidence]:
     (not the guideline), with a negative cue, not a supporting negative ("no side effects",
     "has not had acupuncture before"), and not the concluding sentence."""
     out = []
-    for a, b in _sentences(text[span[0] : span[1]], span[0]):
+    for a, b in clauses(text, span[0], span[1]):
         sentence = text[a:b]
         if (
             _PATIENT_STRONG.search(sentence)
@@ -906,7 +895,7 @@ def _summary_support(claim: Claim, quote: str) -> bool:
 def checkable_claims(claims: list[Claim], text: str, summary: tuple[int, int]) -> list[Claim]:
     """The claims some summary sentence could contradict, most explicit first. A claim no
     summary sentence could verify cannot become a finding, so it is not asked about."""
-    sentences = [text[a:b] for a, b in _sentences(text[summary[0] : summary[1]], summary[0])]
+    sentences = [text[a:b] for a, b in clauses(text, summary[0], summary[1])]
     viable = []
     for c in claims:
         c.candidates = [" ".join(s.split()) for s in sentences if _summary_support(c, s)][
@@ -928,7 +917,7 @@ treatment plan included acupuncture") says what is asked for, not that a finding
 
 def _narrow(text: str, ev: Evidence, keep) -> Evidence:
     """The first sentence of a multi-sentence quote that still satisfies ``keep``."""
-    for a, b in _sentences(text[ev.start : ev.end], ev.start):
+    for a, b in clauses(text, ev.start, ev.end):
         if (a, b) != (ev.start, ev.end) and keep(text[a:b]):
             return Evidence(quote=text[a:b], start=a, end=b)
     return ev

@@ -118,9 +118,10 @@ class LineRegex:
 
 
 # A sentence ends at . ! or ? (after an optional closing quote or bracket) followed by
-# whitespace and a capital, digit, quote or bracket, or at a blank line after such a mark.
+# whitespace and anything but a lower-case letter, or at the end of the text; a blank line
+# (a paragraph break, or a heading's end) ends one too.
 # Abbreviations that take a period mid-sentence do not end one.
-_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[A-Z0-9\"'\u201c(\[]|\s*$)")
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*(?=\s+[^a-z\s]|\s*$)|\n[ \t]*\n")
 _ABBREVIATIONS = frozenset(
     [
         "dr",
@@ -162,7 +163,7 @@ _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
 
 def _is_sentence_end(text: str, m: re.Match) -> bool:
-    if text[m.start()] != ".":
+    if text[m.start()] != ".":  # ! ? or a blank line
         return True
     w = _LAST_WORD.search(text, max(0, m.start() - 12), m.start())
     if w is None:
@@ -184,6 +185,21 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
         a = m.end()
     _append(text, out, a, end)
     return out
+
+
+def clauses(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """``sentences`` split further at semicolons: the units a claim or a limit is read in."""
+    out: list[tuple[int, int]] = []
+    for a, b in sentences(text, start, end):
+        i = a
+        for m in _SEMICOLON.finditer(text, a, b):
+            _append(text, out, i, m.start())
+            i = m.end()
+        _append(text, out, i, b)
+    return out
+
+
+_SEMICOLON = re.compile(r";\s+")
 
 
 def _append(text: str, out: list[tuple[int, int]], a: int, b: int) -> None:
