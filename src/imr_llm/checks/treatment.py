@@ -24,7 +24,8 @@ from imr_llm.guidelines import (
 )
 from imr_llm.guidelines.catalog import Mention
 from imr_llm.schemas import Decision, Finding, Severity
-from imr_llm.text.anatomy import LATERAL, Site, compatible, find_sites, region_name
+from imr_llm.text.anatomy import LATERAL, Site, compatible, region_name
+from imr_llm.text.anatomy import find_sites as _find_sites
 from imr_llm.text.spans import sentences
 
 _GENERIC = {
@@ -63,6 +64,22 @@ _OTHER_SIDE = {"left": "right", "right": "left"}
 
 
 _LINKED = {"surgery", "surgical-assistant", "preop-testing"}
+
+
+@functools.lru_cache(maxsize=256)
+def _sites(text: str) -> tuple[Site, ...]:
+    """Body sites of ``text`` (an item or a rationale: each is looked at by several rules)."""
+    return tuple(_find_sites(text))
+
+
+def _sites_in(rationale: str, base: int, a: int, b: int) -> list[Site]:
+    """The rationale's sites within ``[a, b)`` of the letter (``base`` is where it starts),
+    with offsets into the letter."""
+    return [
+        Site(base + x.start, base + x.end, x.region, x.side, x.text)
+        for x in _sites(rationale)
+        if a <= base + x.start and base + x.end <= b
+    ]
 
 
 _WORD = re.compile(r"[a-z][a-z\-]{3,}")
@@ -247,10 +264,10 @@ def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
 
 def _region_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
     """The rationale names body sites, but never one the item's could be."""
-    item_regions = {x.region for x in find_sites(d.item)}
+    item_regions = {x.region for x in _sites(d.item)}
     if not item_regions:
         return []
-    sites = find_sites(rationale)
+    sites = _sites(rationale)
     if len(sites) < 2 or any(compatible(x.region, r) for x in sites for r in item_regions):
         return []
     other = Counter(x.region for x in sites).most_common(1)[0][0]
@@ -288,7 +305,7 @@ def _abbreviations(text: str) -> set[str]:
 
 def _treatment_words(item: str) -> str:
     """``item`` with its body-region words blanked: what names the treatment itself."""
-    for m in reversed(find_sites(item)):
+    for m in reversed(_sites(item)):
         item = item[: m.start] + " " * (m.end - m.start) + item[m.end :]
     return item
 
@@ -546,18 +563,19 @@ def _deciding(
 def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
     """A sentence deciding the request names the item's body site only on the other side, or
     the item's treatment only for another body site."""
-    item_sites = find_sites(d.item)
+    item_sites = list(_sites(d.item))
     if not item_sites:
         return []
     item_topics = treatment_topics(_treatment_words(d.item)) - _LINKED
     deciding = _deciding(ctx.text, base, base + len(rationale), item_topics)
     if not deciding:
         return []
-    found = _side_conflict(ctx, d, item_sites, [(a, b) for a, b, _ in deciding])
+    sited = [(a, b, _sites_in(rationale, base, a, b), points) for a, b, points in deciding]
+    found = _side_conflict(ctx, d, item_sites, [(a, b, x) for a, b, x, _ in sited])
     if found is None and item_topics:
         # guideline prose names treatments for other regions: only a sentence about the
         # request itself counts here
-        strong = [(a, b) for a, b, points in deciding if points]
+        strong = [(a, b, x) for a, b, x, points in sited if points]
         found = _part_conflict(ctx, d, item_sites, item_topics, strong)
     if found is None:
         return []
@@ -572,7 +590,6 @@ def _side_conflict(ctx, d, item_sites: list[Site], deciding) -> tuple[str, tuple
     """The item names a side of a paired part; the deciding sentences that name that part
     name it only on the other side (and none names it on the item's side, or both)."""
     text = ctx.text
-    sited = [(a, b, find_sites(text, a, b)) for a, b in deciding]
     for s in item_sites:
         if s.region not in LATERAL or s.side not in _OTHER_SIDE:
             continue
@@ -580,7 +597,7 @@ def _side_conflict(ctx, d, item_sites: list[Site], deciding) -> tuple[str, tuple
         if any(x.side not in (s.side, None) and compatible(x.region, s.region) for x in item_sites):
             continue  # the item names both sides
         hit = None
-        for a, b, sites in sited:
+        for a, b, sites in deciding:
             same = [x for x in sites if x.region in LATERAL and compatible(x.region, s.region)]
             if any(x.side in (s.side, "bilateral") for x in same):
                 hit = None
@@ -619,13 +636,12 @@ def _bilateral_in_letter(ctx, d, s: Site) -> bool:
         if o.index == d.index:
             continue
         if any(
-            compatible(x.region, s.region) and x.side not in (s.side, None)
-            for x in find_sites(o.item)
+            compatible(x.region, s.region) and x.side not in (s.side, None) for x in _sites(o.item)
         ):
             return True
     span = ctx.sections.summary
     if span:
-        for x in find_sites(ctx.text, *span):
+        for x in _find_sites(ctx.text, *span):
             if x.side == "bilateral" and compatible(x.region, s.region):
                 return True
     return False
@@ -651,8 +667,7 @@ def _part_conflict(
     another site and no site the item's could be."""
     regions = {x.region for x in item_sites}
     text = ctx.text
-    for a, b in deciding:
-        sites = find_sites(text, a, b)
+    for a, b, sites in deciding:
         if not sites or any(compatible(x.region, r) for x in sites for r in regions):
             continue
         sentence = text[a:b]

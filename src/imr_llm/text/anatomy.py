@@ -211,6 +211,32 @@ def _build() -> re.Pattern:
 
 _SITE = _build()
 
+# Every lower-case word a site mention can start with: find_sites tries _SITE only at those
+# words (re would try its lookbehind and long alternation at every character).
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_LEVEL_WORDS = frozenset(
+    [f"c{i}" for i in range(1, 8)] + [f"t{i}" for i in range(1, 13)]
+    + [f"l{i}" for i in range(1, 6)] + ["s1"]
+)  # fmt: skip
+
+
+def _first_words() -> frozenset[str]:
+    out = set(_LEVEL_WORDS)
+    for phrases in _PHRASES.values():
+        for phrase in phrases:
+            body = phrase.lstrip("=")
+            if body.startswith(("C[", "T(", "L[", "S1")):
+                continue  # spinal levels: _LEVEL_WORDS
+            plural = body.endswith("(s)")
+            first = _WORD.match(body.removesuffix("(s)")).group().lower()
+            out.add(first)
+            if plural and " " not in body:
+                out.add(first + "s")
+    return frozenset(out)
+
+
+_FIRST_WORDS = _first_words()
+
 _MODIFIER = (
     r"(?:upper|lower|distal|proximal|anterior|posterior|medial|lateral|mid|middle|index|ring|"
     r"small|little|long|great|big|dorsal|volar|radial|ulnar|total|entire|affected|injured|"
@@ -261,7 +287,7 @@ def find_sites(text: str, start: int = 0, end: int | None = None) -> list[Site]:
     end = len(text) if end is None else end
     raw: list[tuple[re.Match, str]] = []
     blocked: list[tuple[int, int]] | None = None
-    for m in _SITE.finditer(text, start, end):
+    for m in _candidates(text, start, end):
         if m.group().lower() in _AMBIGUOUS:
             if blocked is None:
                 blocked = [n.span() for n in _NOT_SITES.finditer(text, start, end)]
@@ -292,6 +318,20 @@ def find_sites(text: str, start: int = 0, end: int | None = None) -> list[Site]:
             side = "bilateral"
         sites.append(Site(m.start(), m.end(), region, side, word))
     return sites
+
+
+def _candidates(text: str, start: int, end: int):
+    """What ``_SITE.finditer(text, start, end)`` finds, trying only words in _FIRST_WORDS."""
+    first = _FIRST_WORDS
+    pos = start
+    for w in _WORD.finditer(text, start, end):
+        a = w.start()
+        if a < pos or w.group().lower() not in first:
+            continue
+        m = _SITE.match(text, a, end)
+        if m is not None:
+            yield m
+            pos = m.end()
 
 
 def _starts_site(text: str, pos: int, nxt: int) -> bool:
