@@ -5,6 +5,7 @@ The record is a contract read by other tools: fields may be added, never renamed
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from enum import StrEnum
 from typing import Literal
@@ -99,7 +100,29 @@ class Decision(BaseModel):
     conclusion_evidence: Evidence | None = None
 
 
+def finding_id(
+    sha256: str | None, code: str, decision_index: int | None, quotes: list[str], nth: int = 0
+) -> str:
+    """A finding's stable id (DESIGN §6): the first 16 hex digits of the sha256 of the letter's
+    sha256, the code, the item index and the evidence text (quotes, whitespace collapsed), so a
+    re-run of the same letter gives the same id and a review verdict stays attached to it.
+    ``nth`` tells apart findings that share all of these within one letter."""
+    parts = [
+        sha256 or "",
+        code,
+        "" if decision_index is None else str(decision_index),
+        "\x1e".join(" ".join(q.split()) for q in quotes),
+    ]
+    if nth:
+        parts.append(str(nth))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
 class Finding(BaseModel):
+    id: str | None = Field(
+        default=None,
+        description="Stable id (finding_id): set when the record is written (to_json_dict).",
+    )
     code: str
     severity: Severity
     decision_index: int | None = None
@@ -154,7 +177,24 @@ class AuditRecord(BaseModel):
             return None
         return max((f.severity for f in self.findings), key=lambda s: s.rank)
 
+    def assign_finding_ids(self) -> AuditRecord:
+        """Set every finding's stable ``id`` from its current content (idempotent)."""
+        seen: dict[str, int] = {}
+        for f in self.findings:
+            base = finding_id(self.sha256, f.code, f.decision_index, [e.quote for e in f.evidence])
+            nth = seen.get(base, 0)
+            seen[base] = nth + 1
+            f.id = (
+                base
+                if not nth
+                else finding_id(
+                    self.sha256, f.code, f.decision_index, [e.quote for e in f.evidence], nth
+                )
+            )
+        return self
+
     def to_json_dict(self) -> dict:
+        self.assign_finding_ids()
         return self.model_dump(
             mode="json", exclude_none=False, exclude={"text"} if self.text is None else None
         )

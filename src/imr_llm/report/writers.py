@@ -42,6 +42,7 @@ FINDING_COLUMNS = [
     "evidence",
     "evidence_offsets",
     "item_number",  # 1-based, "item N" as the terminal and report.html say it; "" = the letter
+    "finding_id",  # the finding's stable id (schemas.finding_id): review verdicts attach to it
 ]
 
 EVIDENCE_COLUMNS = [
@@ -57,6 +58,7 @@ EVIDENCE_COLUMNS = [
     "quote",
     "start",
     "end",
+    "finding_id",
 ]
 
 # OWASP "CSV injection": a cell a spreadsheet would read as a formula starts with one of these.
@@ -301,6 +303,16 @@ def item_number(decision_index: int | None) -> int | str:
     return "" if decision_index is None else decision_index + 1
 
 
+def _finding_ids(rec: dict) -> list[str]:
+    """The findings' stable ids: as written, or (a record written before ids existed) computed
+    the way ``AuditRecord.assign_finding_ids`` does."""
+    findings = rec.get("findings") or []
+    if all(f.get("id") for f in findings):
+        return [f["id"] for f in findings]
+    record = AuditRecord.model_validate(rec).assign_finding_ids()
+    return [f.id or "" for f in record.findings]
+
+
 def write_findings_csv(
     path: Path,
     records: Iterable[dict],
@@ -317,7 +329,8 @@ def write_findings_csv(
     try:
         for rec in records:
             decisions = {d["index"]: d for d in rec.get("decisions") or []}
-            for f in rec.get("findings") or []:
+            ids = _finding_ids(rec)
+            for fi, f in enumerate(rec.get("findings") or []):
                 di = f.get("decision_index")
                 d = decisions.get(di, {})
                 ev = f.get("evidence") or []
@@ -336,6 +349,7 @@ def write_findings_csv(
                         " | ".join(" ".join(e["quote"].split()) for e in ev),
                         " ".join(f"{e['start']}-{e['end']}" for e in ev),
                         item_number(di),
+                        ids[fi],
                     ]
                 )
                 if evidence_path is None:
@@ -355,6 +369,7 @@ def write_findings_csv(
                             " ".join(e["quote"].split()),
                             e["start"],
                             e["end"],
+                            ids[fi],
                         ]
                     )
     except BaseException:
