@@ -19,7 +19,7 @@ from imr_llm.extract.reconcile import reconcile
 from imr_llm.llm.client import LLMClient, LLMConfig, LLMError
 from imr_llm.llm.responses import quote_in_text
 from imr_llm.schemas import AuditRecord, CaseFacts, Decision, ErrorKind, Finding, Letter, Severity
-from imr_llm.summarize import llm_summary, template_summary
+from imr_llm.summarize import llm_summary
 
 DATA = Path(__file__).parent / "data"
 SEED_000 = (DATA / "seed_000.txt").read_text()
@@ -449,36 +449,6 @@ def test_llm_summary_salvages_swapped_fields_and_letter_says_quotes(
     quotes = [s.evidence.quote for s in summary.sentences]
     assert quotes == ["The patient is a 36 year old female", "12 message therapy sessions"]
     assert "knee surgery" not in record.summary and record.llm.retries == 0
-
-
-def test_template_summary_from_the_record(seed_000):
-    letter, record, _ = seed_000
-    record.case.body_regions = ["neck", "low back"]
-    text = template_summary(record)
-    assert text.startswith(
-        "A 36-year-old female patient injured on 2011-11-02 (neck, low back) disputed 2 items."
-    )
-    assert (
-        "Upheld (not medically necessary): Five trigger point injections with sedation; 12 message"
-        in text
-    )
-    assert text.endswith("Nothing was flagged.")
-    record.findings = [
-        Finding(
-            code="decision-conclusion-mismatch", severity="high", decision_index=0, message="x"
-        ),
-        Finding(code="extraction-disagreement", severity="low", message="y", detector="llm"),
-    ]
-    assert template_summary(record).endswith(
-        "Flagged: 1 high (decision-conclusion-mismatch), 1 low (extraction-disagreement)."
-    )
-    sentences = re.split(r"(?<=\.) (?=[A-Z])", template_summary(record))
-    assert 2 <= len(sentences) <= 4
-    bare = AuditRecord(letter_id="x", source="x")
-    assert template_summary(bare) == (
-        "A patient had no disputed items read from the letter. Nothing was flagged."
-    )
-    assert template_summary(AuditRecord(letter_id="x", source="x", status="error")) == ""
 
 
 def test_fault_injection_harness_over_many_letters(fake_openai, tmp_path):

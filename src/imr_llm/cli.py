@@ -627,7 +627,14 @@ def summarize(
     if rec.status == "error":
         raise typer.Exit(_error_exit(rec))
     if as_json:
-        obj = {"letter_id": rec.letter_id, "source": rec.source, "summary": rec.summary}
+        obj = {
+            "letter_id": rec.letter_id,
+            "source": rec.source,
+            "summary": rec.summary,
+            "summary_parts": (
+                rec.summary_parts.model_dump(mode="json") if rec.summary_parts else None
+            ),
+        }
         sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
     else:
         out_console.print(escape(rec.summary))

@@ -17,6 +17,7 @@ from imr_llm.checks.instructions import find_instructions, mask
 from imr_llm.ingest import DEFAULT_MAX_BYTES, IngestError, file_sha256, read_letter
 from imr_llm.schemas import AuditRecord, ErrorKind, Letter, RecordError
 from imr_llm.segment import segment
+from imr_llm.summarize import extractive_summary, summary_text
 from imr_llm.text.spans import Sections
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def analyze_letter(letter: Letter) -> Analysis:
         injections=injections,
     )
     record.findings = sort_findings(run_checks(ctx))
-    record.summary = _summary(record)
+    record.summary_parts = extractive_summary(masked, record, seg.sections)
+    record.summary = summary_text(record.summary_parts, record)
     return Analysis(record, letter, seg.sections, injections)
 
 
@@ -134,14 +136,6 @@ def sort_findings(findings):
             f.code,
         ),
     )
-
-
-def _summary(record: AuditRecord) -> str:
-    try:
-        from imr_llm import summarize
-    except ImportError:
-        return ""
-    return summarize.template_summary(record)
 
 
 class LLMSession:
@@ -217,7 +211,16 @@ class LLMSession:
                 await tolerant(llm_pass2(letter, record, analysis.sections, client, extraction), [])
             )
             record.findings = sort_findings(merge_findings(record.findings))
-            await tolerant(llm_summary(letter, record, client, analysis.sections))
+            extractive = record.summary
+            grounded = await tolerant(llm_summary(letter, record, client, analysis.sections))
+            if grounded is None or not grounded.sentences:
+                record.summary = extractive
+                if record.summary_parts is not None:
+                    record.summary_parts.fallback_reason = (
+                        "the LLM summary had no sentence grounded in the letter"
+                        if grounded is not None
+                        else "the LLM could not answer the summary question with grounded quotes"
+                    )
         except LLMError as exc:
             record.status = "error"
             record.error = exc.record_error()

@@ -146,6 +146,31 @@ class LLMUsage(BaseModel):
     )
 
 
+class ItemSummary(BaseModel):
+    """One disputed item in a summary: its decision and the rationale's decisive reason."""
+
+    index: int
+    item: str
+    outcome: str
+    reason: Evidence | None = None
+
+
+class SummaryParts(BaseModel):
+    """A summary's parts, each a quote of the letter with its offsets (extractive path) or a
+    sentence resting on such a quote (LLM path); ``summary`` is these joined in this order."""
+
+    source: Literal["extractive", "llm"] = "extractive"
+    injury: Evidence | None = None
+    body_parts: list[str] = Field(default_factory=list)
+    diagnoses: Evidence | None = None
+    treatment_to_date: Evidence | None = None
+    items: list[ItemSummary] = Field(default_factory=list)
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Why an LLM summary was not used and this extractive one stands in.",
+    )
+
+
 class RecordError(BaseModel):
     kind: ErrorKind
     message: str
@@ -168,6 +193,7 @@ class AuditRecord(BaseModel):
     decisions: list[Decision] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     summary: str = ""
+    summary_parts: SummaryParts | None = None
     llm: LLMUsage = Field(default_factory=LLMUsage)
     seconds: float | None = None
     text: str | None = Field(default=None, description="Letter text, only with --with-text.")

@@ -1,7 +1,10 @@
-"""Letter summaries: a template built from the record alone, or a grounded LLM summary.
+"""Letter summaries: an extractive one from the letter's own words, or a grounded LLM summary.
 
-``template_summary`` needs no LLM: who, the injury, what was disputed, what was decided, what was
-flagged; importing this module does not load the LLM stack. ``llm_summary`` asks for 2-4 plain sentences, each backed by a verbatim quote that must
+``extractive_summary`` needs no LLM: the injury statement, the body parts (from the injury
+statement and the disputed items only), the diagnoses and treatment to date, then one line per
+item with its decision and the rationale's decisive reason, each a quote with its offsets, in
+that fixed order.
+Importing this module does not load the LLM stack. ``llm_summary`` asks for 2-4 plain sentences, each backed by a verbatim quote that must
 occur in the letter (validated and re-asked like every other quote), and appends the template's
 flags sentence, which comes from the record rather than the letter.
 """
@@ -14,50 +17,21 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from imr_llm.schemas import AuditRecord, Decision, Evidence, Letter, Severity
-from imr_llm.text.spans import Sections
+from imr_llm.schemas import (
+    AuditRecord,
+    Decision,
+    Evidence,
+    ItemSummary,
+    Letter,
+    Severity,
+    SummaryParts,
+)
+from imr_llm.text import anatomy
+from imr_llm.text import dates as dateparse
+from imr_llm.text.spans import Sections, sentences
 
 if TYPE_CHECKING:
     from imr_llm.llm.client import LLMClient
-
-_MAX_ITEMS_LISTED = 3
-_ITEM_CHARS = 70
-
-
-def _who(record: AuditRecord) -> str:
-    age, sex = record.case.patient_age, record.case.patient_sex
-    if age is not None and sex:
-        return f"A {age}-year-old {sex} patient"
-    if age is not None:
-        return f"A {age}-year-old patient"
-    if sex:
-        return f"A {sex} patient"
-    return "A patient"
-
-
-def _short(item: str) -> str:
-    item = " ".join(item.split())
-    return item if len(item) <= _ITEM_CHARS else item[: _ITEM_CHARS - 1].rstrip() + "…"
-
-
-def _listing(items: list[str]) -> str:
-    shown = [_short(i) for i in items[:_MAX_ITEMS_LISTED]]
-    more = len(items) - len(shown)
-    return "; ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _decided(decisions: list[Decision]) -> str:
-    groups = [
-        ("upheld (not medically necessary)", [d.item for d in decisions if d.outcome == "upheld"]),
-        (
-            "overturned (medically necessary)",
-            [d.item for d in decisions if d.outcome == "overturned"],
-        ),
-        ("decision not read", [d.item for d in decisions if d.outcome == "unknown"]),
-    ]
-    parts = [f"{label}: {_listing(items)}" for label, items in groups if items]
-    text = "; ".join(parts)
-    return text[0].upper() + text[1:] + "."
 
 
 def flags_sentence(record: AuditRecord) -> str:
@@ -74,24 +48,193 @@ def flags_sentence(record: AuditRecord) -> str:
     return "Flagged: " + ", ".join(parts) + "."
 
 
-def template_summary(record: AuditRecord) -> str:
-    """2-4 sentences from the record only (no LLM); empty for an error record."""
-    if record.status == "error":
-        return ""
-    case = record.case
-    first = _who(record)
-    if case.date_of_injury:
-        first += f" injured on {case.date_of_injury.isoformat()}"
-    if case.body_regions:
-        first += f" ({', '.join(case.body_regions[:4])})"
-    n = len(record.decisions)
-    if n:
-        first += f" disputed {n} item{'s' if n != 1 else ''}."
-        sentences = [first, _decided(record.decisions)]
-    else:
-        sentences = [first + " had no disputed items read from the letter."]
-    sentences.append(flags_sentence(record))
-    return " ".join(sentences)
+# ---------------------------------------------------------------- extractive summary
+
+_INJURY = re.compile(
+    r"\b(?:injur(?:y|ies|ed)(?!\s+(?:worker|employee|patient))|sustained|date\s+of\s+injury|"
+    r"DOI|cumulative\s+trauma|industrial\s+(?:injury|claim)|mechanism)\b",
+    re.I,
+)
+_MECHANISM = re.compile(
+    r"\b(?:mechanism|while|when\s+(?:she|he|the)|lifting|lifted|fell|fall(?:ing)?|slipped|"
+    r"tripped|struck|hit|twisted|pulling|pushing|motor\s+vehicle|repetitive|cumulative)\b",
+    re.I,
+)
+_DIAGNOSES = re.compile(r"\bdiagnos(?:is|es|ed)\b|\bimpressions?\b", re.I)
+_TREATMENT = re.compile(
+    r"\btreatment\s+(?:to\s+date|has\s+included|have\s+included|included|history|"
+    r"consisted|modalities|thus\s+far)|\b(?:has|had|have)\s+been\s+treated|"
+    r"\btreated\s+(?:with|conservatively)|\b(?:has|had)\s+undergone|\bprior\s+treatments?|"
+    r"\bconservative\s+(?:care|treatment|management)|\bmedications?\s+(?:include|included|"
+    r"consist|list)|\b(?:has|had)\s+(?:completed|received|tried|attended)\b",
+    re.I,
+)
+# A rationale sentence that gives this patient's reason, not a guideline's rule.
+_REASON = re.compile(
+    r"\b(?:no|not|lack(?:s|ing)?|absence|without|insufficient|fail(?:s|ed)?|exceed(?:s|ed)?|"
+    r"beyond|more\s+than|unclear|unknown|limited|only|already|has\s+(?:had|completed|failed|"
+    r"improved|undergone)|documented|documents|demonstrat\w+|shows?|showed|reports?|"
+    r"reported|meets?|met|criteria|indicated|warranted|supported|appropriate|reasonable)\b",
+    re.I,
+)
+_CASE_TALK = re.compile(
+    r"\b(?:the|this)\s+(?:patient|injured\s+worker|claimant|employee|applicant|individual|"
+    r"records?|documentation|provider|physician|request)|\bhe\b|\bshe\b|\bin\s+this\s+case\b|"
+    r"\bsubmitted\b|\bprovided\s+(?:records|documentation)|\bthere\s+(?:is|was|are|were)\b",
+    re.I,
+)
+_GUIDELINE_TALK = re.compile(
+    r"\b(?:MTUS|ACOEM|ODG|guidelines?|Official\s+Disability|recommend(?:s|ed)?\s+(?:for|as|"
+    r"that|up\s+to))\b",
+    re.I,
+)
+_MAX_QUOTE = 360
+# A literature citation: the sentence quotes a guideline's evidence, not this case.
+_CITED = re.compile(r"\([A-Z][A-Za-z-]+(?:\s+et\s+al\.?)?,?\s+(?:19|20)\d\d\)")
+# A conclusion that carries its own reason.
+_BECAUSE = re.compile(
+    r"\b(?:because|since|given(?!\s+(?:the\s+above|the\s+foregoing|this|these|that|all|the\s+"
+    r"(?:information|documentation|records)))|due\s+to|in\s+the\s+absence\s+of|without|"
+    r"as\s+(?:there|no|this\s+patient|the\s+patient|he|she))\b",
+    re.I,
+)
+
+
+def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> SummaryParts:
+    """The summary's parts, each quoted from ``text`` with its offsets."""
+    parts = SummaryParts()
+    if sections.summary:
+        s0, s1 = sections.summary
+        spans = sentences(text, s0, s1)
+        parts.injury = _injury(text, spans)
+        parts.diagnoses = _first(text, spans, _DIAGNOSES)
+        parts.treatment_to_date = _first(text, spans, _TREATMENT)
+    parts.body_parts = _body_parts(text, parts.injury, record.decisions)
+    for d in record.decisions:
+        parts.items.append(
+            ItemSummary(index=d.index, item=d.item, outcome=d.outcome, reason=_reason(text, d))
+        )
+    return parts
+
+
+def _quote(text: str, a: int, b: int) -> Evidence:
+    """``text[a:b]``, cut at a clause or word end when longer than ``_MAX_QUOTE``."""
+    if b - a > _MAX_QUOTE:
+        cut = max(text.rfind(c, a, a + _MAX_QUOTE) for c in (";", ",", " "))
+        b = cut if cut > a + 40 else a + _MAX_QUOTE
+    return Evidence(quote=text[a:b], start=a, end=b)
+
+
+def _injury(text: str, spans: list[tuple[int, int]]) -> Evidence | None:
+    """The sentence stating the injury (a date whose role is the injury, else an injury
+    word), joined with the next when that one tells how it happened."""
+    pick = None
+    for k, (a, b) in enumerate(spans):
+        dated = any(
+            dateparse.date_role(text, m.start(), m.end(), a, b) == "injury"
+            for m, _ in dateparse.find_dates(text, a, b)
+        )
+        if dated or (pick is None and _INJURY.search(text, a, b)):
+            pick = k
+            if dated:
+                break
+    if pick is None:
+        return None
+    a, b = spans[pick]
+    if not _MECHANISM.search(text, a, b) and pick + 1 < len(spans):
+        na, nb = spans[pick + 1]
+        if _MECHANISM.search(text, na, nb) and nb - a <= _MAX_QUOTE:
+            b = nb
+    return _quote(text, a, b)
+
+
+def _first(text: str, spans: list[tuple[int, int]], rx: re.Pattern) -> Evidence | None:
+    for a, b in spans:
+        if rx.search(text, a, b):
+            return _quote(text, a, b)
+    return None
+
+
+def _body_parts(text: str, injury: Evidence | None, decisions: list[Decision]) -> list[str]:
+    """Regions named by the injury statement and the disputed items, nothing else."""
+    found: list[str] = []
+    sources = [injury.quote] if injury else []
+    sources += [d.item for d in decisions]
+    for src in sources:
+        for site in anatomy.find_sites(src):
+            name = anatomy.region_name(site.region)
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _reason(text: str, d: Decision) -> Evidence | None:
+    """The rationale's decisive reason: the last sentence before (or at) its conclusion that
+    talks about this patient's case and gives a reason, not one that only states a rule."""
+    if not d.rationale_span:
+        return None
+    r0, r1 = d.rationale_span
+    end = d.conclusion_evidence.start if d.conclusion_evidence else r1
+    spans = [(a, b) for a, b in sentences(text, r0, r1) if a < max(end, r0 + 1)]
+    conclusion = None
+    if d.conclusion_evidence:
+        conclusion = (d.conclusion_evidence.start, d.conclusion_evidence.end)
+    if conclusion and _BECAUSE.search(text, *conclusion):
+        return _quote(text, *conclusion)  # "... is not necessary, as there is no ..."
+    best: tuple[int, int] | None = None
+    best_score = 0
+    last = len(spans) - 1
+    for k, (a, b) in enumerate(spans):
+        sentence = text[a:b]
+        if sentence.lstrip().startswith(('"', "\u201c")) or not _REASON.search(sentence):
+            continue
+        score = 50 + k  # later sentences weigh more: the reason leads into the verdict
+        if k == last:
+            score += 30
+        if _CASE_TALK.search(sentence):
+            score += 40
+        if _GUIDELINE_TALK.search(sentence) or _CITED.search(sentence):
+            score -= 30
+        if b - a > _MAX_QUOTE:
+            score -= 30
+        if score > best_score or (score == best_score and best is not None):
+            best, best_score = (a, b), score
+    if best is None and conclusion:
+        best = conclusion
+    if best is None:
+        return None
+    return _quote(text, *best)
+
+
+def _words(quote: str) -> str:
+    return " ".join(quote.split())
+
+
+def summary_text(parts: SummaryParts, record: AuditRecord) -> str:
+    """The parts joined in a fixed order an auditor learns once, then the flags sentence."""
+    lines = []
+    if parts.injury:
+        lines.append(f"Injury: {_words(parts.injury.quote)}")
+    if parts.body_parts:
+        lines.append(f"Body parts: {', '.join(parts.body_parts)}.")
+    if parts.diagnoses:
+        lines.append(f"Diagnoses: {_words(parts.diagnoses.quote)}")
+    if parts.treatment_to_date:
+        lines.append(f"Treatment to date: {_words(parts.treatment_to_date.quote)}")
+    for it in parts.items:
+        decided = {"upheld": "Upheld", "overturned": "Overturned"}.get(
+            it.outcome, "Decision not read"
+        )
+        line = f"Item {it.index + 1}, {_words(it.item)}: {decided}"
+        if it.reason:
+            line += f'; reason: "{_words(it.reason.quote)}"'
+        lines.append(line)
+    lines.append(flags_sentence(record))
+    return "\n".join(_end(line) for line in lines)
+
+
+def _end(line: str) -> str:
+    return line if line.endswith((".", "!", "?", '"', '."')) else line + "."
 
 
 class GroundedSentence(BaseModel):

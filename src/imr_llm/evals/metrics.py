@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from imr_llm.codes import CODE_SEVERITY
 from imr_llm.schemas import AuditRecord, Finding, Severity
 
-
 CASE_FIELDS = (
     "case_number",
     "date_assigned",

@@ -1,0 +1,71 @@
+"""The extractive summary: parts quoted from the letter, in a fixed order, with offsets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import EXAMPLES
+from imr_llm.cli import app
+from imr_llm.pipeline import analyze
+
+LETTERS = sorted(EXAMPLES.glob("*.pdf")) + sorted(EXAMPLES.glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", LETTERS, ids=lambda p: p.name)
+def test_every_part_is_a_quote_of_the_letter(path):
+    a = analyze(path)
+    parts = a.record.summary_parts
+    assert parts is not None and parts.source == "extractive"
+    text = a.letter.text
+    quotes = [parts.injury, parts.diagnoses, parts.treatment_to_date]
+    quotes += [it.reason for it in parts.items]
+    for q in quotes:
+        if q is not None:
+            assert text[q.start : q.end] == q.quote
+            assert q.end == len(text) or not (text[q.end - 1].isalnum() and text[q.end].isalnum())
+    assert [it.index for it in parts.items] == [d.index for d in a.record.decisions]
+    assert all(it.reason is not None for it in parts.items)
+
+
+@pytest.mark.parametrize("path", LETTERS, ids=lambda p: p.name)
+def test_summary_text_has_a_fixed_order(path):
+    summary = analyze(path).record.summary
+    labels = [
+        m.group(1)
+        for m in re.finditer(
+            r"^(Injury|Body parts|Diagnoses|Treatment to date|Item \d+|Flagged|Nothing)",
+            summary,
+            re.M,
+        )
+    ]
+    order = ["Injury", "Body parts", "Diagnoses", "Treatment to date"]
+    heads = [x for x in labels if x in order]
+    assert heads == sorted(heads, key=order.index)
+    items = [int(x.split()[1]) for x in labels if x.startswith("Item")]
+    assert items == list(range(1, len(items) + 1))
+    assert labels[-1] in ("Flagged", "Nothing")
+    assert "…" not in summary
+
+
+def test_body_parts_come_from_the_injury_and_the_items_only():
+    rec = analyze(EXAMPLES / "CM16-0213037.pdf").record
+    assert rec.summary_parts.body_parts == ["shoulder", "cervical spine"]
+
+
+def test_decisive_reason_is_the_patients_not_the_guidelines():
+    rec = analyze(EXAMPLES / "000_9c64455a8480a098.txt").record
+    reason = rec.summary_parts.items[0].reason.quote
+    assert "3 to 4 trigger point injections per session" in reason
+
+
+def test_summarize_json_has_the_parts():
+    res = CliRunner().invoke(app, ["summarize", str(EXAMPLES / "CM16-0213037.pdf"), "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    obj = json.loads(res.stdout)
+    assert obj["summary"].startswith("Injury: ")
+    assert obj["summary_parts"]["items"][0]["outcome"] == "upheld"
