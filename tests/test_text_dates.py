@@ -11,7 +11,6 @@ from imr_llm.text.dates import date_role, find_dates
 from test_checks_guidelines import Item, run
 from test_checks_rules import _dated
 
-
 DECIDED = date(2016, 12, 20)
 
 

@@ -32,9 +32,7 @@ def test_sentences_keep_abbreviations_and_citations_whole():
 @pytest.mark.parametrize("path", AUTHORED, ids=lambda p: p.name)
 def test_double_spaced_conversion_reads_the_same_items(path: Path):
     letter = read_letter(path)
-    doubled = letter.model_copy(
-        update={"text": normalize_text(re.sub(r"\n", "\n\n", letter.text))}
-    )
+    doubled = letter.model_copy(update={"text": normalize_text(re.sub(r"\n", "\n\n", letter.text))})
     want = [(d.item, d.outcome, d.conclusion) for d in segment(letter).decisions]
     got = [(d.item, d.outcome, d.conclusion) for d in segment(doubled).decisions]
     assert got == want
