@@ -22,10 +22,10 @@ from imr_llm.evals.metrics import (
 from imr_llm.evals.mutate import OPERATORS, Edit, apply_edits, format_like, mutate
 from imr_llm.evals.runner import load_set, run_eval
 from imr_llm.evals.scorecard import compare, format_deltas, load_scorecard, write_scorecard
-from imr_llm.text import dates as dateparse
 from imr_llm.ingest import read_letter
 from imr_llm.schemas import AuditRecord, CaseFacts, Decision, Finding, LLMUsage
 from imr_llm.segment import segment
+from imr_llm.text import dates as dateparse
 
 ROOT = Path(__file__).resolve().parents[1]
 EVALS = ROOT / "evals"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from imr_llm.evals.metrics import CASE_FIELDS, load_label, normalize_item
-from imr_llm.text import dates as dateparse
 from imr_llm.ingest import read_letter
 from imr_llm.schemas import Letter
 from imr_llm.segment import injury_date_from_summary, parse_header, segment
+from imr_llm.text import dates as dateparse
 
 AUTHORED = Path(__file__).resolve().parents[1] / "evals" / "authored"
 LABELS = [load_label(p) for p in sorted((AUTHORED / "labels").glob("*.json"))]
