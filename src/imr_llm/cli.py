@@ -699,5 +699,50 @@ def eval_cmd(ctx: typer.Context) -> None:
     raise typer.Exit(rc if isinstance(rc, int) else 0)
 
 
+@_command(
+    "review",
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
+    help="The auditor's workbench: imr-llm review OUT_DIR [--host 127.0.0.1] [--port N] "
+    "[--no-browser] [--token] opens a local web app to record verdicts on an audit's findings; "
+    "imr-llm review export OUT_DIR [--format csv|jsonl] [--as-labels DIR] writes them out.",
+)
+def review_cmd(ctx: typer.Context) -> None:
+    from imr_llm.review import cli as review_cli
+
+    args = []
+    for a in ctx.args:
+        if a in _VERBOSITY:
+            _verbose_cb(_VERBOSITY[a])
+        elif a in ("-q", "--quiet"):
+            _quiet_cb(True)
+        else:
+            args.append(a)
+    target = review_cli.export_app if args and args[0] == "export" else review_cli.serve_app
+    if args and args[0] == "export":
+        args = args[1:]
+    try:
+        rc = target(
+            args=args,
+            prog_name="imr-llm review" + (" export" if target is review_cli.export_app else ""),
+            standalone_mode=False,
+        )
+    except review_cli.ReviewCliError as exc:
+        raise CliError(exc.message, exc.code) from None
+    except typer.Exit as exc:
+        raise typer.Exit(exc.exit_code) from None
+    except SystemExit as exc:
+        raise typer.Exit(int(exc.code or 0)) from None
+    except (typer.TyperException, click.ClickException) as exc:
+        if not hasattr(exc, "show"):
+            raise
+        exc.show()
+        raise typer.Exit(EXIT_USAGE) from None
+    raise typer.Exit(rc if isinstance(rc, int) else 0)
+
+
 if __name__ == "__main__":
     app()

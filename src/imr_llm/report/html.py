@@ -59,20 +59,27 @@ def write_html_report(
     items: Iterable[tuple[AuditRecord, str | None]],
     path: Path,
     title: str = "IMR audit",
+    reviews=None,
 ) -> None:
     """Write the batch report for ``items`` (record, letter text or None) to ``path``.
 
     ``items`` is consumed once, in order. The file is written to a temporary sibling created with
     mode 0600 and renamed over ``path`` when complete, so a crash never leaves a half report.
+    ``reviews`` (``imr_llm.review.marks.ReviewMarks``) adds a "Reviewed" column and verdict
+    badges; by default they come from the review store beside ``path`` when there is one.
     """
     path = Path(path)
+    if reviews is None:
+        from imr_llm.review.marks import load_marks
+
+        reviews = load_marks(path.parent)
     head, tail = _page_parts(title)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(head)
-            summary, index_gz = _write_letters(items, out)
+            summary, index_gz = _write_letters(items, out, reviews)
             out.write('<script type="application/x-imr-index" id="imr-index">')
             out.write(base64.b64encode(index_gz).decode("ascii"))
             out.write("</script>\n")
@@ -174,9 +181,10 @@ class _Totals:
 
 
 def _write_letters(
-    items: Iterable[tuple[AuditRecord, str | None]], out: TextIO
+    items: Iterable[tuple[AuditRecord, str | None]], out: TextIO, reviews=None
 ) -> tuple[dict, bytes]:
     totals = _Totals()
+    reviewed_letters = 0
     index = zlib.compressobj(6, zlib.DEFLATED, 31)
     index_parts: list[bytes] = [index.compress(b"[")]
     chunk: list[bytes] = []
@@ -198,8 +206,17 @@ def _write_letters(
         if text is None:
             text = record.text
         detail, evidence_status = _detail(record, text)
-        data = _compact_json(detail)
         row = _index_row(n, record, chunk_no, len(chunk), text is not None, evidence_status)
+        if reviews is not None:
+            record.assign_finding_ids()
+            reviewed, verdicts, added = reviews.for_record(record)
+            detail["rv"] = verdicts
+            row["rv"] = int(reviewed)
+            row["vc"] = [verdicts.count(v) for v in ("confirmed", "dismissed", "unsure")]
+            if added:
+                row["va"] = added
+            reviewed_letters += reviewed
+        data = _compact_json(detail)
         index_parts.append(index.compress((b"," if n else b"") + _compact_json(row)))
         _count(totals, record, text, evidence_status)
         chunk.append(data)
@@ -209,7 +226,10 @@ def _write_letters(
     flush()
     index_parts.append(index.compress(b"]"))
     index_parts.append(index.flush())
-    return totals.as_dict(chunk_no), b"".join(index_parts)
+    summary = totals.as_dict(chunk_no)
+    if reviews is not None:
+        summary["reviews"] = {"reviewed": reviewed_letters}
+    return summary, b"".join(index_parts)
 
 
 def _count(

@@ -15,6 +15,8 @@
     token: 0,
     f: { q: "", code: "", sev: "", outcome: "", status: "" }
   };
+  var reviews = null;
+  var VERDICT_MARK = { confirmed: "\u2713 confirmed", dismissed: "\u2717 dismissed", unsure: "? unsure" };
   var chunks = new Map();
   var timing = (window.__imr = { ready: false });
 
@@ -335,7 +337,7 @@
     if (!slice.length) {
       var tr = el("tr", "none");
       var td = el("td", null, state.rows.length ? "No letters match these filters." : "This batch has no letters.");
-      td.colSpan = 7;
+      td.colSpan = reviews ? 8 : 7;
       tr.appendChild(td);
       frag.appendChild(tr);
     }
@@ -375,7 +377,19 @@
     var cc = el("td", "codes", codes.join(", ") + (r.t === 0 && r.s === "ok" ? " [no text]" : "") + (r.q ? " [quote not found]" : ""));
     cc.title = r.f.map(function (p) { return p[0] + " (" + SEV[p[1]] + ")"; }).join("\n");
     tr.appendChild(cc);
+    if (reviews) tr.appendChild(reviewCell(r));
     return tr;
+  }
+
+  function reviewCell(r) {
+    var td = el("td", "rv");
+    if (r.rv) td.appendChild(el("span", "rv-done", "\u2713 reviewed"));
+    var vc = r.vc || [0, 0, 0];
+    [["v-confirmed", "\u2713", vc[0], "confirmed"], ["v-dismissed", "\u2717", vc[1], "dismissed"], ["v-unsure", "?", vc[2], "unsure"]].forEach(function (x) {
+      if (x[2]) td.appendChild(el("span", "vbadge " + x[0], x[1] + x[2])).title = x[2] + " " + x[3];
+    });
+    if (r.va) td.appendChild(el("span", "vbadge v-added", "+" + r.va)).title = r.va + " added by an auditor";
+    return td;
   }
 
   function onKey(e) {
@@ -524,6 +538,8 @@
         var dec = f.decision_index !== null && f.decision_index !== undefined ? decisions[f.decision_index] : null;
         top.appendChild(el("span", "item", dec ? " \u00b7 item " + (f.decision_index + 1) + ": " + dec.item : f.decision_index !== null && f.decision_index !== undefined ? " \u00b7 item " + (f.decision_index + 1) : " \u00b7 letter"));
         top.appendChild(el("span", "det", f.detector));
+        var verdict = data.rv ? data.rv[fi] : null;
+        if (verdict) top.appendChild(el("span", "vbadge v-" + verdict, VERDICT_MARK[verdict] || verdict));
         li.appendChild(top);
         li.appendChild(el("div", "msg", f.message));
         var evs = el("div", "evs");
@@ -713,6 +729,8 @@
 
   async function init() {
     var summary = JSON.parse($("imr-summary").textContent);
+    reviews = summary.reviews || null;
+    if (reviews) $("th-reviewed").hidden = false;
     renderOverview(summary);
     if (typeof DecompressionStream === "undefined") {
       banner("This browser lacks DecompressionStream (needs Chrome/Edge 80+, Firefox 113+ or Safari 16.4+); the letters table cannot be shown.");
