@@ -14,7 +14,7 @@
     show: "queue",
     orphans: false
   };
-  window.__review = { ready: false, writes: 0 };
+  window.__review = { ready: false, writes: 0, pending: 0 };
 
   function $(id) {
     return document.getElementById(id);
@@ -54,8 +54,15 @@
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
     }
-    var resp = await fetch(path, opts);
-    var text = await resp.text();
+    window.__review.pending++;
+    var resp, text;
+    try {
+      resp = await fetch(path, opts);
+      text = await resp.text();
+    } finally {
+      // (decremented after the caller's rendering: see settle below)
+      setTimeout(function () { window.__review.pending--; }, 0);
+    }
     var data;
     try {
       data = JSON.parse(text);
