@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 from imr_llm.report.writers import item_number, safe_cell
@@ -302,7 +301,7 @@ def _write_private(path: Path, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["COLUMNS", "current_rows", "export_labels", "render", "shutil"]
+__all__ = ["COLUMNS", "current_rows", "export_labels", "render", "rewrite_report"]
 
 
 def rewrite_report(out: Path) -> None:
