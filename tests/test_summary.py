@@ -50,9 +50,19 @@ def test_summary_text_has_a_fixed_order(path):
     assert "…" not in summary
 
 
-def test_body_parts_come_from_the_injury_and_the_items_only():
+def test_body_parts_come_from_the_injury_diagnoses_and_items_only():
     rec = analyze(EXAMPLES / "CM16-0213037.pdf").record
-    assert rec.summary_parts.body_parts == ["shoulder", "cervical spine"]
+    # injury statement names none; diagnoses: shoulder, neck, "right arm paresthesias"
+    assert rec.summary_parts.body_parts == ["shoulder", "cervical spine", "upper extremity"]
+
+
+def test_where_pain_radiates_is_not_a_body_part():
+    from imr_llm.schemas import Evidence
+    from imr_llm.summarize import _body_parts
+
+    injury = "She developed neck pain radiating into the right arm while lifting boxes."
+    ev = Evidence(quote=injury, start=0, end=len(injury))
+    assert _body_parts([ev], []) == ["cervical spine"]
 
 
 def test_decisive_reason_is_the_patients_not_the_guidelines():

@@ -12,7 +12,9 @@ flags sentence, which comes from the record rather than the letter.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -52,7 +54,8 @@ def flags_sentence(record: AuditRecord) -> str:
 
 _INJURY = re.compile(
     r"\b(?:injur(?:y|ies|ed)(?!\s+(?:worker|employee|patient))|sustained|date\s+of\s+injury|"
-    r"DOI|cumulative\s+trauma|industrial\s+(?:injury|claim)|mechanism)\b",
+    r"DOI|cumulative\s+trauma|industrial\s+(?:injury|claim)|mechanism|fell|slipped|tripped|"
+    r"twisted|inverted|struck|felt\s+a\s+pop|developed\s+(?:\w+\s+){0,3}pain)\b",
     re.I,
 )
 _MECHANISM = re.compile(
@@ -69,28 +72,117 @@ _TREATMENT = re.compile(
     r"consist|list)|\b(?:has|had)\s+(?:completed|received|tried|attended)\b",
     re.I,
 )
-# A rationale sentence that gives this patient's reason, not a guideline's rule.
-_REASON = re.compile(
-    r"\b(?:no|not|lack(?:s|ing)?|absence|without|insufficient|fail(?:s|ed)?|exceed(?:s|ed)?|"
-    r"beyond|more\s+than|unclear|unknown|limited|only|already|has\s+(?:had|completed|failed|"
-    r"improved|undergone)|documented|documents|demonstrat\w+|shows?|showed|reports?|"
-    r"reported|meets?|met|criteria|indicated|warranted|supported|appropriate|reasonable)\b",
-    re.I,
+# Cue words of a rationale sentence, read from its words (one lower-cased split a sentence):
+# a reason ("no documentation", "exceeds", "has failed"), talk about this patient's case
+# ("the patient", "this claimant", "in this case"), or a guideline's rule ("MTUS recommends").
+_REASON_WORDS = frozenset(
+    [
+        "no",
+        "not",
+        "lack",
+        "lacks",
+        "lacking",
+        "absence",
+        "without",
+        "insufficient",
+        "fail",
+        "fails",
+        "failed",
+        "exceed",
+        "exceeds",
+        "exceeded",
+        "beyond",
+        "unclear",
+        "unknown",
+        "limited",
+        "only",
+        "already",
+        "documented",
+        "documents",
+        "demonstrated",
+        "demonstrates",
+        "demonstrate",
+        "shows",
+        "show",
+        "showed",
+        "reports",
+        "reported",
+        "meets",
+        "meet",
+        "met",
+        "criteria",
+        "indicated",
+        "warranted",
+        "supported",
+        "appropriate",
+        "reasonable",
+    ]
 )
-_CASE_TALK = re.compile(
-    r"\b(?:the|this)\s+(?:patient|injured\s+worker|claimant|employee|applicant|individual|"
-    r"records?|documentation|provider|physician|request)|\bhe\b|\bshe\b|\bin\s+this\s+case\b|"
-    r"\bsubmitted\b|\bprovided\s+(?:records|documentation)|\bthere\s+(?:is|was|are|were)\b",
-    re.I,
+_REASON_PAIRS = frozenset(
+    [("more", "than")]
+    + [("has", w) for w in ("had", "completed", "failed", "improved", "undergone")]
 )
-_GUIDELINE_TALK = re.compile(
-    r"\b(?:MTUS|ACOEM|ODG|guidelines?|Official\s+Disability|recommend(?:s|ed)?\s+(?:for|as|"
-    r"that|up\s+to))\b",
-    re.I,
+_CASE_WORDS = frozenset(["he", "she", "his", "her", "submitted"])
+_RULE_WORDS = frozenset(["when", "if", "unless", "whenever"])
+_VERDICT_WORDS = frozenset(
+    ["necessary", "necessity", "supported", "warranted", "certified", "recommended", "appropriate"]
 )
-_MAX_QUOTE = 360
-# A literature citation: the sentence quotes a guideline's evidence, not this case.
+_REQUEST_WORDS = frozenset(["request", "requested", "treatment", "item"])
+_CASE_SUBJECTS = frozenset(
+    [
+        "patient",
+        "claimant",
+        "employee",
+        "applicant",
+        "individual",
+        "records",
+        "record",
+        "documentation",
+        "provider",
+        "physician",
+        "request",
+        "injured",
+        "note",
+        "notes",
+        "exam",
+        "examination",
+        "report",
+    ]
+)
+_GUIDELINE_WORDS = frozenset(["mtus", "acoem", "odg", "guideline", "guidelines"])
+_WORDS_RX = re.compile(r"[a-z']+")
+_ADDITIVE = re.compile(
+    r"(?:moreover|also|additionally|furthermore|in\s+addition|lastly|finally|further)\b", re.I
+)
 _CITED = re.compile(r"\([A-Z][A-Za-z-]+(?:\s+et\s+al\.?)?,?\s+(?:19|20)\d\d\)")
+
+
+def _cues(sentence: str) -> set[str]:
+    words = _WORDS_RX.findall(sentence.lower())
+    cues = set()
+    if not _REASON_WORDS.isdisjoint(words):
+        cues.add("reason")
+    if not _CASE_WORDS.isdisjoint(words):
+        cues.add("case")
+    if not _GUIDELINE_WORDS.isdisjoint(words) or _CITED.search(sentence):
+        cues.add("guideline")
+    if not _VERDICT_WORDS.isdisjoint(words) and not _REQUEST_WORDS.isdisjoint(words):
+        cues.add("verdict")  # "the request is not medically necessary / supported"
+    if not _RULE_WORDS.isdisjoint(words):
+        cues.add("rule")  # "imaging is indicated when ...": a criterion, not this case
+    for w, x in zip(words, words[1:], strict=False):
+        if (w, x) in _REASON_PAIRS:
+            cues.add("reason")
+        elif w in ("the", "this", "recent") and x in _CASE_SUBJECTS:
+            cues.add("case")
+        elif w == "official" and x == "disability":
+            cues.add("guideline")
+    return cues
+
+
+_MAX_QUOTE = 360
+# How many sentences before the verdict the decisive reason is looked for in.
+_REASON_REACH = 8
 # A conclusion that carries its own reason.
 _BECAUSE = re.compile(
     r"\b(?:because|since|given(?!\s+(?:the\s+above|the\s+foregoing|this|these|that|all|the\s+"
@@ -108,8 +200,8 @@ def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> Su
         spans = sentences(text, s0, s1)
         parts.injury = _injury(text, spans)
         parts.diagnoses = _first(text, spans, _DIAGNOSES)
-        parts.treatment_to_date = _first(text, spans, _TREATMENT)
-    parts.body_parts = _body_parts(text, parts.injury, record.decisions)
+        parts.treatment_to_date = _first(text, spans, _TREATMENT) or _treatment(text, spans)
+    parts.body_parts = _body_parts([parts.injury, parts.diagnoses], record.decisions)
     for d in record.decisions:
         parts.items.append(
             ItemSummary(index=d.index, item=d.item, outcome=d.outcome, reason=_reason(text, d))
@@ -125,16 +217,17 @@ def _quote(text: str, a: int, b: int) -> Evidence:
     return Evidence(quote=text[a:b], start=a, end=b)
 
 
-def _injury(text: str, spans: list[tuple[int, int]]) -> Evidence | None:
+def _injury(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
     """The sentence stating the injury (a date whose role is the injury, else an injury
     word), joined with the next when that one tells how it happened."""
     pick = None
     for k, (a, b) in enumerate(spans):
-        dated = any(
+        cue = _INJURY.search(text, a, b) is not None
+        dated = cue and any(
             dateparse.date_role(text, m.start(), m.end(), a, b) == "injury"
             for m, _ in dateparse.find_dates(text, a, b)
         )
-        if dated or (pick is None and _INJURY.search(text, a, b)):
+        if dated or (pick is None and cue):
             pick = k
             if dated:
                 break
@@ -148,24 +241,58 @@ def _injury(text: str, spans: list[tuple[int, int]]) -> Evidence | None:
     return _quote(text, a, b)
 
 
-def _first(text: str, spans: list[tuple[int, int]], rx: re.Pattern) -> Evidence | None:
+def _first(text: str, spans: Sequence[tuple[int, int]], rx: re.Pattern) -> Evidence | None:
+    """The first sentence holding a match of ``rx`` (one scan of the whole span)."""
+    if not spans:
+        return None
+    m = rx.search(text, spans[0][0], spans[-1][1])
+    if m is None:
+        return None
+    k = bisect_right([a for a, _ in spans], m.start()) - 1
+    return _quote(text, *spans[max(k, 0)])
+
+
+def _treatment(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
+    """The first summary sentence that says care was given: a verb of having had care
+    ("completed", "underwent", "received", "takes") and a kind of care in the same sentence."""
     for a, b in spans:
-        if rx.search(text, a, b):
+        if _CARE_VERB.search(text, a, b) and _CARE_NOUN.search(text, a, b):
             return _quote(text, a, b)
     return None
 
 
-def _body_parts(text: str, injury: Evidence | None, decisions: list[Decision]) -> list[str]:
-    """Regions named by the injury statement and the disputed items, nothing else."""
+_CARE_VERB = re.compile(
+    r"\b(?:completed|underwent|received|attended|tried|used|(?:was|were|been)\s+treated|"
+    r"(?:has|have|had)\s+been\s+prescribed|takes|is\s+taking|had|current\s+medications?)\b",
+    re.I,
+)
+_CARE_NOUN = re.compile(
+    r"\b(?:therapy|visits?|sessions?|injections?|surgery|medications?|brace|splints?|boot|"
+    r"release|arthroscopy|meniscectomy|microdiscectomy|fusion|chiropractic|acupuncture|"
+    r"\d+\s*mg|NSAIDs?|opioids?|TENS|block|ablation|epidural)\b",
+    re.I,
+)
+
+
+def _body_parts(statements: list[Evidence | None], decisions: list[Decision]) -> list[str]:
+    """Regions named by the injury and diagnoses statements and by the disputed items, and
+    nothing else (not guideline prose, exam findings or where pain radiates)."""
     found: list[str] = []
-    sources = [injury.quote] if injury else []
+    sources = [e.quote for e in statements if e is not None]
     sources += [d.item for d in decisions]
     for src in sources:
         for site in anatomy.find_sites(src):
+            if _RADIATES.search(src, max(0, site.start - 40), site.start):
+                continue  # "neck pain radiating into the right arm": a symptom, not an injury
             name = anatomy.region_name(site.region)
             if name not in found:
                 found.append(name)
+    if "spine" in found and any(n.endswith(" spine") for n in found):
+        found.remove("spine")  # "lumbar paraspinal" and "lumbar spine": one region
     return found
+
+
+_RADIATES = re.compile(r"\bradiat\w*\b[^.;]*$", re.I)
 
 
 def _reason(text: str, d: Decision) -> Evidence | None:
@@ -176,27 +303,40 @@ def _reason(text: str, d: Decision) -> Evidence | None:
     r0, r1 = d.rationale_span
     end = d.conclusion_evidence.start if d.conclusion_evidence else r1
     spans = [(a, b) for a, b in sentences(text, r0, r1) if a < max(end, r0 + 1)]
+    spans = spans[-_REASON_REACH:]  # the reason leads into the verdict
     conclusion = None
     if d.conclusion_evidence:
         conclusion = (d.conclusion_evidence.start, d.conclusion_evidence.end)
     if conclusion and _BECAUSE.search(text, *conclusion):
         return _quote(text, *conclusion)  # "... is not necessary, as there is no ..."
+    if not spans:
+        return _quote(text, *conclusion) if conclusion else None
     best: tuple[int, int] | None = None
     best_score = 0
     last = len(spans) - 1
     for k, (a, b) in enumerate(spans):
-        sentence = text[a:b]
-        if sentence.lstrip().startswith(('"', "\u201c")) or not _REASON.search(sentence):
+        if text[a] in '"\u201c':
             continue
+        cues = _cues(text[a:b])
+        if "reason" not in cues and "case" not in cues:
+            continue
+        if "verdict" in cues and not _BECAUSE.search(text, a, b):
+            continue  # a verdict ("the request is not supported"), not its reason
         score = 50 + k  # later sentences weigh more: the reason leads into the verdict
+        if "reason" in cues:
+            score += 20
+        if "rule" in cues:
+            score -= 20
         if k == last:
             score += 30
-        if _CASE_TALK.search(sentence):
+        if "case" in cues:
             score += 40
-        if _GUIDELINE_TALK.search(sentence) or _CITED.search(sentence):
+        if "guideline" in cues:
             score -= 30
         if b - a > _MAX_QUOTE:
             score -= 30
+        if _ADDITIVE.match(text, a):
+            score -= 25  # "Moreover, ...": a further reason; the main one came first
         if score > best_score or (score == best_score and best is not None):
             best, best_score = (a, b), score
     if best is None and conclusion:

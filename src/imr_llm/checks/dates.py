@@ -202,14 +202,17 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
     rfa: list[tuple[date, int, int]] = []
     reviews: list[tuple[date, int, int]] = []
     for a, b in spans:
-        sentence = text[a:b]
         found = list(dateparse.find_dates(text, a, b))
         if len({d for _, d in found}) != 1:
             continue
+        sentence = text[a:b]
+        cue_rfa, cue_ur = bool(_RFA.search(sentence)), bool(_UR_DECISION.search(sentence))
+        if not (cue_rfa or cue_ur):
+            continue
         d = found[0][1]
         role = dateparse.date_role(text, found[0][0].start(), found[0][0].end(), a, b)
-        is_rfa = role == "request" and bool(_RFA.search(sentence))
-        is_ur = role == "ur" and bool(_UR_DECISION.search(sentence))
+        is_rfa = role == "request" and cue_rfa
+        is_ur = role == "ur" and cue_ur
         if is_rfa and not is_ur:
             rfa.append((d, a, b))
         elif is_ur and not is_rfa and not _SEEN_BY_UR.search(sentence):
@@ -315,31 +318,31 @@ _EARLIEST_YEAR = 1900
 
 
 def _impossible_dates(ctx: CheckContext) -> list[Finding]:
-    """A date whose year is out of range anywhere in the letter, and a summary or rationale
-    date of care or review after the letter's own decision date (not one it puts in the
-    future). One finding a letter: the first such date."""
+    """A date whose year is out of range in the header, the summary or a rationale, and a
+    summary or rationale date of care or review after the letter's own decision date (not
+    one it puts in the future). One finding a letter: the first such date."""
     text = ctx.text
     decided = ctx.record.case.decision_date
     latest_year = (decided.year if decided else date.today().year) + _YEARS_AFTER_DECISION
-    for m, d in dateparse.find_any_year(text):
-        if d.year > latest_year or d.year < _EARLIEST_YEAR:
-            a, b = sentence_around(text, m.start())
-            return [
-                finding(
-                    "date-inconsistency",
-                    "medium",
-                    f"The letter dates something {m.group(0)}: the year {d.year} is impossible "
-                    f"for a letter decided {decided.isoformat() if decided else 'in its time'}.",
-                    [ctx.evidence(a, b)],
-                )
-            ]
+    told = [ctx.sections.summary] + [dec.rationale_span for dec in ctx.record.decisions]
+    spans = [s for s in [ctx.sections.header, *told] if s]
+    for s0, s1 in spans:
+        for m, d in dateparse.find_any_year(text, s0, s1):
+            if d.year > latest_year or d.year < _EARLIEST_YEAR:
+                a, b = sentence_around(text, m.start(), s0, s1)
+                return [
+                    finding(
+                        "date-inconsistency",
+                        "medium",
+                        f"The letter dates something {m.group(0)}: the year {d.year} is "
+                        f"impossible for a letter decided "
+                        f"{decided.isoformat() if decided else 'in its time'}.",
+                        [ctx.evidence(a, b)],
+                    )
+                ]
     if decided is None:
         return []
-    spans = [ctx.sections.summary] + [dec.rationale_span for dec in ctx.record.decisions]
-    for span in spans:
-        if not span:
-            continue
-        s0, s1 = span
+    for s0, s1 in (s for s in told if s):
         for m, d in dateparse.find_dates(text, s0, s1):
             if d <= decided:
                 continue

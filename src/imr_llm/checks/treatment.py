@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 
@@ -548,8 +549,17 @@ def _deciding(
     whether it points at the request itself (else it gives a verdict on the item's own
     treatment: "MRI of the right shoulder is not indicated")."""
     out = []
-    for a, b in sentences(text, start, end):
-        if not _VERDICT.search(text, a, b) or _HISTORY.search(text, a, b):
+    spans = sentences(text, start, end)
+    if not spans:
+        return out
+    starts = [a for a, _ in spans]
+    # one scan for verdicts, each credited to its sentence
+    with_verdict = sorted(
+        {bisect_right(starts, m.start()) - 1 for m in _VERDICT.finditer(text, start, end)}
+    )
+    for k in with_verdict:
+        a, b = spans[k]
+        if _HISTORY.search(text, a, b):
             continue
         if _POINTS_AT_REQUEST.search(text, a, b):
             out.append((a, b, True))

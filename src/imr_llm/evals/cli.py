@@ -381,7 +381,13 @@ def run(
         if config is None:
             from imr_llm.pipeline import process_file
 
-            card = run_eval(target, lambda p: process_file(p, None), out=out, progress=progress)
+            card = run_eval(
+                target,
+                lambda p: process_file(p, None),
+                out=out,
+                progress=progress,
+                summary_gold=Path(set_dir).parent / "summary-gold",
+            )
         else:
             card = _run_with_llm(target, config, not no_cache, out, progress, info)
 
@@ -456,7 +462,8 @@ def _run_with_llm(target, config, use_cache: bool, out, progress, info: RunInfo)
                     return analysis.record
                 return asyncio.run_coroutine_threadsafe(session.enrich(analysis), loop).result()
 
-            return await asyncio.to_thread(run_eval, target, process, out, progress)
+            gold = Path(info.set_dir).parent / "summary-gold"
+            return await asyncio.to_thread(run_eval, target, process, out, progress, gold)
 
     try:
         return asyncio.run(main())

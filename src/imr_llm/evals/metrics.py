@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from imr_llm.codes import CODE_SEVERITY
+from imr_llm.evals.summaries import SummaryScore
 from imr_llm.schemas import AuditRecord, Finding, Severity
 
 CASE_FIELDS = (
@@ -258,6 +259,7 @@ class Scorecard(BaseModel):
         default_factory=lambda: CodeScore(code="medium/high flags", severity="")
     )
     clean: CleanScore = Field(default_factory=CleanScore)
+    summary: SummaryScore | None = None
     cost: CostScore = Field(default_factory=CostScore)
     issues: list[Issue] = Field(default_factory=list)
     per_letter: list[LetterScore] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from imr_llm.evals.metrics import GoldLabel, Scorecard, load_label, score
 from imr_llm.evals.scorecard import write_scorecard
+from imr_llm.evals.summaries import load_gold, score_summaries
 from imr_llm.ingest import owner_only_open
 from imr_llm.schemas import AuditRecord, ErrorKind, RecordError
 
@@ -50,12 +51,14 @@ def run_eval(
     process: Callable[[Path], AuditRecord],
     out: Path | str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    summary_gold: Path | None = None,
 ) -> Scorecard:
     """Call ``process`` on every labeled letter, score the records, and write the scorecard.
 
     An exception from ``process`` becomes an error record for that letter. Records without
     ``seconds`` get the wall time of their ``process`` call. With ``out``, writes
-    scorecard.json/.md/.html and records.jsonl there.
+    scorecard.json/.md/.html and records.jsonl there. Summaries are scored when
+    ``summary_gold`` (default: ``summary-gold`` beside the set) holds gold for its letters.
     """
     es = load_set(set_dir)
     records: list[AuditRecord] = []
@@ -77,6 +80,9 @@ def run_eval(
         if progress:
             progress(k + 1, len(es.labels), label.letter_id)
     card = score(es.labels, records, set_name=es.name)
+    gold_dir = summary_gold or es.root.parent / "summary-gold"
+    if gold_dir.is_dir():
+        card.summary = score_summaries(records, load_gold(gold_dir))
     if out is not None:
         out = Path(out)
         write_scorecard(card, out)

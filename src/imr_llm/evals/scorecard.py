@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imr_llm.evals.metrics import CodeScore, Scorecard
+from imr_llm.evals.summaries import to_markdown as summary_markdown
 from imr_llm.ingest import owner_only_open
 
 LOWER_IS_BETTER = ("clean.fp_per_letter", "cost.", "errors")
@@ -67,6 +68,8 @@ def to_markdown(card: Scorecard, max_issues: int = 200) -> str:
     info = [c for c in card.codes.values() if c.info]
     if info:
         out += ["### Info codes (not in the overall totals)", "", head, rule, *_code_rows(info), ""]
+    if card.summary is not None and card.summary.letters:
+        out += summary_markdown(card.summary)
     cl = card.clean
     out += [
         f"Clean letters: {cl.letters}; false positives on them: {cl.false_positives} "

@@ -188,7 +188,10 @@ _ROLE_CUES: dict[str, str] = {
     r"ACOEM|edition|effective|updated|revised|published|version|chapter|Official\s+Disability",
     # "the injured worker" names the patient, not the injury's date
     "injury": r"injur(?:y|ies)|injured(?!\s+(?:worker|employee|patient|party|individual|"
-    r"claimant|man|woman|person))|DOI|accident|fell|slipped|tripped|cumulative\s+trauma",
+    r"claimant|man|woman|person))|DOI|accident|cumulative\s+trauma|"
+    # the mechanism: "twisted his knee on DATE", "felt a pop in his shoulder on DATE while"
+    r"fell|falling|slipped|tripped|twisted|inverted|sprained|strained|struck|crushed|"
+    r"felt\s+a\s+pop|landed|was\s+hit|collided|assaulted",
     "dispensing": r"dispens\w*|date\s+of\s+service|DOS|retrospective(?:ly)?|retro|filled|"
     r"provided\s+on|administered|refill\w*",
     "ur": r"utilization\s+review|UR|non-?\s?certif\w*|denied|denial|modified|adverse|"
@@ -245,11 +248,14 @@ def date_role(text: str, start: int, end: int, floor: int = 0, ceil: int | None 
     return best[1] if best else "unknown"
 
 
+_CLAUSE_REACH = 150
+
+
 def _clause_edge(text: str, pos: int, limit: int, step: int) -> int:
     """The edge of the clause around ``pos`` towards ``limit``: a sentence end, a semicolon or
-    a blank line, at most 200 characters away."""
+    a blank line, at most ``_CLAUSE_REACH`` characters away."""
     i = pos
-    reach = 200
+    reach = _CLAUSE_REACH
     if step < 0:
         lo = max(limit, pos - reach)
         while i > lo:

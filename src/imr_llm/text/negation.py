@@ -389,5 +389,19 @@ def _reading(text: str, m: re.Match, floor: int, ceil: int) -> Conclusion | None
 def last_conclusion(text: str, start: int = 0, end: int | None = None) -> Conclusion | None:
     """The last non-hypothetical conclusion of ``text[start:end]`` (a rationale ends on its
     verdict), or None."""
-    found = [c for c in conclusions(text, start, end) if not c.hypothetical]
-    return found[-1] if found else None
+    end = len(text) if end is None else end
+    hi = end
+    while hi > start:
+        # scan back a window at a time from a sentence start: a rationale ends on its verdict
+        lo = max(start, hi - _WINDOW)
+        if lo > start:
+            cut = text.rfind(". ", start, lo)
+            lo = start if cut == -1 else cut + 2
+        found = [c for c in conclusions(text, lo, hi) if not c.hypothetical and c.end <= hi]
+        if found:
+            return found[-1]
+        hi = lo
+    return None
+
+
+_WINDOW = 600

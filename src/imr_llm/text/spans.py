@@ -172,10 +172,18 @@ def _is_sentence_end(text: str, m: re.Match) -> bool:
     return word not in _ABBREVIATIONS and not (len(word) == 1 and word.isalpha())
 
 
-def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def sentences(text: str, start: int = 0, end: int | None = None) -> tuple[tuple[int, int], ...]:
     """Sentence spans of ``text[start:end]``, leading whitespace trimmed, each ending after its
-    closing mark (the last may end without one)."""
+    closing mark (the last may end without one). The spans of the last text split are kept:
+    segmentation, the checks and the summary split the same rationales."""
+    global _CACHED
     end = len(text) if end is None else end
+    if _CACHED[0] is not text:
+        _CACHED = (text, {})
+    memo = _CACHED[1]
+    got = memo.get((start, end))
+    if got is not None:
+        return got
     out: list[tuple[int, int]] = []
     a = start
     for m in _SENTENCE_END.finditer(text, start, end):
@@ -184,7 +192,11 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
         _append(text, out, a, m.end())
         a = m.end()
     _append(text, out, a, end)
-    return out
+    memo[(start, end)] = result = tuple(out)
+    return result
+
+
+_CACHED: tuple[str | None, dict[tuple[int, int], tuple[tuple[int, int], ...]]] = (None, {})
 
 
 def clauses(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -214,21 +226,26 @@ def _append(text: str, out: list[tuple[int, int]], a: int, b: int) -> None:
 def sentence_around(
     text: str, pos: int, floor: int = 0, ceil: int | None = None
 ) -> tuple[int, int]:
-    """The span of the sentence holding ``pos``, within ``text[floor:ceil]``.
-
-    Scans only a window around ``pos``: a sentence longer than 1,500 characters is cut there.
-    """
+    """The span of the sentence holding ``pos``, within ``text[floor:ceil]``, by the same
+    rule as ``sentences``. Looks at most ``_REACH`` characters either way."""
     ceil = len(text) if ceil is None else ceil
-    lo = max(floor, pos - 1500)
-    hi = min(ceil, pos + 1500)
-    best = (lo, hi)
-    for a, b in sentences(text, lo, hi):
-        if a <= pos < b or (pos == b and a < b):
-            return (a, b)
-        if a > pos:
-            return (min(best[1], pos), b) if best[1] <= pos else best
-        best = (a, b)
-    return best
+    a = max(floor, pos - _REACH)
+    for m in _SENTENCE_END.finditer(text, a, pos):
+        if _is_sentence_end(text, m):
+            a = m.end()
+    b = min(ceil, pos + _REACH)
+    for m in _SENTENCE_END.finditer(text, pos, b):
+        if _is_sentence_end(text, m):
+            b = m.end()
+            break
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return (a, b)
+
+
+_REACH = 1500
 
 
 _BLANK_BETWEEN = re.compile(r"\n[ \t]*\n")
