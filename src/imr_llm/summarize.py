@@ -54,7 +54,8 @@ def flags_sentence(record: AuditRecord) -> str:
 
 _INJURY = re.compile(
     r"\b(?:injur(?:y|ies|ed)(?!\s+(?:worker|employee|patient))|sustained|date\s+of\s+injury|"
-    r"DOI|cumulative\s+trauma|industrial\s+(?:injury|claim)|mechanism|fell|slipped|tripped|"
+    r"DOI|cumulative\s+trauma|(?:industrial|occupational)\s+(?:injury|claim)|claim\s+from|"
+    r"mechanism|fell|slipped|tripped|"
     r"twisted|inverted|struck|felt\s+a\s+pop|developed\s+(?:\w+\s+){0,3}pain)\b",
     re.I,
 )
@@ -63,13 +64,25 @@ _MECHANISM = re.compile(
     r"tripped|struck|hit|twisted|pulling|pushing|motor\s+vehicle|repetitive|cumulative)\b",
     re.I,
 )
-_DIAGNOSES = re.compile(r"\bdiagnos(?:is|es|ed)\b|\bimpressions?\b", re.I)
+_DIAGNOSES = re.compile(
+    r"\bdiagnos(?:is|es|ed)\b|\bimpressions?\b|\b(?:undergoing|being|is|was)\s+"
+    r"(?:treatment|treated)\s+for\b",
+    re.I,
+)
+# "Treatment to date has included", "Past treatments included", "Relevant treatments have
+# included", "Treatment rendered included": the letter's own list of care so far.
 _TREATMENT = re.compile(
-    r"\btreatment\s+(?:to\s+date|has\s+included|have\s+included|included|history|"
-    r"consisted|modalities|thus\s+far)|\b(?:has|had|have)\s+been\s+treated|"
-    r"\btreated\s+(?:with|conservatively)|\b(?:has|had)\s+undergone|\bprior\s+treatments?|"
-    r"\bconservative\s+(?:care|treatment|management)|\bmedications?\s+(?:include|included|"
-    r"consist|list)|\b(?:has|had)\s+(?:completed|received|tried|attended)\b",
+    r"\btreatments?\b(?!\s+for\b)[^.;]{0,60}?\b(?:include[sd]?|included|consisted|rendered|"
+    r"to\s+date|thus\s+far|history)\b",
+    re.I,
+)
+# Weaker: a sentence that mentions some care given ("has been treated with", "medications
+# included").
+_TREATMENT_WEAK = re.compile(
+    r"\b(?:has|had|have)\s+been\s+treated|\btreated\s+(?:with|conservatively)|"
+    r"\b(?:has|had)\s+undergone|\bprior\s+treatments?|\bconservative\s+(?:care|treatment|"
+    r"management)|\bmedications?\s+(?:include|included|consist|list)|"
+    r"\b(?:has|had)\s+(?:completed|received|tried|attended)\b",
     re.I,
 )
 # Cue words of a rationale sentence, read from its words (one lower-cased split a sentence):
@@ -124,6 +137,11 @@ _REASON_PAIRS = frozenset(
 )
 _CASE_WORDS = frozenset(["he", "she", "his", "her", "submitted"])
 _RULE_WORDS = frozenset(["when", "if", "unless", "whenever"])
+# "no documentation", "lack of", "no evidence": the commonest decisive reason
+_STRONG_PAIRS = frozenset(
+    [("no", w) for w in ("documentation", "evidence", "clear", "indication", "objective")]
+    + [("lack", "of"), ("not", "documented"), ("absence", "of"), ("failed", "to")]
+)
 _VERDICT_WORDS = frozenset(
     ["necessary", "necessity", "supported", "warranted", "certified", "recommended", "appropriate"]
 )
@@ -149,7 +167,7 @@ _CASE_SUBJECTS = frozenset(
         "report",
     ]
 )
-_GUIDELINE_WORDS = frozenset(["mtus", "acoem", "odg", "guideline", "guidelines"])
+_GUIDELINE_WORDS = frozenset(["mtus", "acoem", "odg", "guideline", "guidelines", "section"])
 _WORDS_RX = re.compile(r"[a-z']+")
 _ADDITIVE = re.compile(
     r"(?:moreover|also|additionally|furthermore|in\s+addition|lastly|finally|further)\b", re.I
@@ -166,12 +184,16 @@ def _cues(sentence: str) -> set[str]:
         cues.add("case")
     if not _GUIDELINE_WORDS.isdisjoint(words) or _CITED.search(sentence):
         cues.add("guideline")
-    if not _VERDICT_WORDS.isdisjoint(words) and not _REQUEST_WORDS.isdisjoint(words):
+    if ("necessary" in words or "necessity" in words) or (
+        not _VERDICT_WORDS.isdisjoint(words) and not _REQUEST_WORDS.isdisjoint(words)
+    ):
         cues.add("verdict")  # "the request is not medically necessary / supported"
     if not _RULE_WORDS.isdisjoint(words):
         cues.add("rule")  # "imaging is indicated when ...": a criterion, not this case
     for w, x in zip(words, words[1:], strict=False):
-        if (w, x) in _REASON_PAIRS:
+        if (w, x) in _STRONG_PAIRS:
+            cues.update(("reason", "strong"))
+        elif (w, x) in _REASON_PAIRS:
             cues.add("reason")
         elif w in ("the", "this", "recent") and x in _CASE_SUBJECTS:
             cues.add("case")
@@ -181,6 +203,10 @@ def _cues(sentence: str) -> set[str]:
 
 
 _MAX_QUOTE = 360
+# Where a sentence turns from its reason to its verdict: "...; therefore, the request is not".
+_THEREFORE = re.compile(
+    r"[,;]?\s+(?:and\s+)?(?:therefore|thus|hence|as\s+such|consequently)\b", re.I
+)
 # How many sentences before the verdict the decisive reason is looked for in.
 _REASON_REACH = 8
 # A conclusion that carries its own reason.
@@ -200,7 +226,11 @@ def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> Su
         spans = sentences(text, s0, s1)
         parts.injury = _injury(text, spans)
         parts.diagnoses = _first(text, spans, _DIAGNOSES)
-        parts.treatment_to_date = _first(text, spans, _TREATMENT) or _treatment(text, spans)
+        parts.treatment_to_date = (
+            _first(text, spans, _TREATMENT)
+            or _first(text, spans, _TREATMENT_WEAK)
+            or _treatment(text, spans)
+        )
     parts.body_parts = _body_parts([parts.injury, parts.diagnoses], record.decisions)
     for d in record.decisions:
         parts.items.append(
@@ -218,26 +248,30 @@ def _quote(text: str, a: int, b: int) -> Evidence:
 
 
 def _injury(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
-    """The sentence stating the injury (a date whose role is the injury, else an injury
-    word), joined with the next when that one tells how it happened."""
-    pick = None
-    for k, (a, b) in enumerate(spans):
-        cue = _INJURY.search(text, a, b) is not None
-        dated = cue and any(
-            dateparse.date_role(text, m.start(), m.end(), a, b) == "injury"
-            for m, _ in dateparse.find_dates(text, a, b)
-        )
-        if dated or (pick is None and cue):
-            pick = k
-            if dated:
-                break
+    """The sentence that dates the injury (a date whose role is the injury), joined with the
+    sentence next to it that tells how it happened; else the first sentence about the injury."""
+    cued = [k for k, (a, b) in enumerate(spans) if _INJURY.search(text, a, b)]
+    pick = next(
+        (
+            k
+            for k in cued
+            if any(
+                dateparse.date_role(text, m.start(), m.end(), *spans[k]) == "injury"
+                for m, _ in dateparse.find_dates(text, *spans[k])
+            )
+        ),
+        cued[0] if cued else None,
+    )
     if pick is None:
         return None
     a, b = spans[pick]
-    if not _MECHANISM.search(text, a, b) and pick + 1 < len(spans):
-        na, nb = spans[pick + 1]
-        if _MECHANISM.search(text, na, nb) and nb - a <= _MAX_QUOTE:
-            b = nb
+    if not _MECHANISM.search(text, a, b):
+        for k in (pick + 1, pick - 1):
+            if 0 <= k < len(spans) and _MECHANISM.search(text, *spans[k]):
+                na, nb = spans[k]
+                if max(b, nb) - min(a, na) <= _MAX_QUOTE:
+                    a, b = min(a, na), max(b, nb)
+                break
     return _quote(text, a, b)
 
 
@@ -263,7 +297,8 @@ def _treatment(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
 
 _CARE_VERB = re.compile(
     r"\b(?:completed|underwent|received|attended|tried|used|(?:was|were|been)\s+treated|"
-    r"(?:has|have|had)\s+been\s+prescribed|takes|is\s+taking|had|current\s+medications?)\b",
+    r"(?:has|have|had|was|were)\s+(?:been\s+)?prescribed|takes|is\s+taking|had|"
+    r"current\s+medications?)\b",
     re.I,
 )
 _CARE_NOUN = re.compile(
@@ -320,17 +355,19 @@ def _reason(text: str, d: Decision) -> Evidence | None:
         cues = _cues(text[a:b])
         if "reason" not in cues and "case" not in cues:
             continue
-        if "verdict" in cues and not _BECAUSE.search(text, a, b):
+        if "verdict" in cues and not ("strong" in cues or _BECAUSE.search(text, a, b)):
             continue  # a verdict ("the request is not supported"), not its reason
         score = 50 + k  # later sentences weigh more: the reason leads into the verdict
         if "reason" in cues:
+            score += 40
+        if "strong" in cues:
             score += 20
         if "rule" in cues:
             score -= 20
         if k == last:
             score += 30
         if "case" in cues:
-            score += 40
+            score += 30
         if "guideline" in cues:
             score -= 30
         if b - a > _MAX_QUOTE:
@@ -338,7 +375,8 @@ def _reason(text: str, d: Decision) -> Evidence | None:
         if _ADDITIVE.match(text, a):
             score -= 25  # "Moreover, ...": a further reason; the main one came first
         if score > best_score or (score == best_score and best is not None):
-            best, best_score = (a, b), score
+            cut = _THEREFORE.search(text, a, b) if "verdict" in cues else None
+            best, best_score = (a, cut.start() if cut and cut.start() > a + 20 else b), score
     if best is None and conclusion:
         best = conclusion
     if best is None:

@@ -189,6 +189,7 @@ _ROLE_CUES: dict[str, str] = {
     # "the injured worker" names the patient, not the injury's date
     "injury": r"injur(?:y|ies)|injured(?!\s+(?:worker|employee|patient|party|individual|"
     r"claimant|man|woman|person))|DOI|accident|cumulative\s+trauma|"
+    r"(?:occupational|industrial)\s+claim|claim\s+(?:from|of|dated)|"
     # the mechanism: "twisted his knee on DATE", "felt a pop in his shoulder on DATE while"
     r"fell|falling|slipped|tripped|twisted|inverted|sprained|strained|struck|crushed|"
     r"felt\s+a\s+pop|landed|was\s+hit|collided|assaulted",
