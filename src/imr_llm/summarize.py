@@ -72,7 +72,7 @@ _DIAGNOSES = re.compile(
 # "Treatment to date has included", "Past treatments included", "Relevant treatments have
 # included", "Treatment rendered included": the letter's own list of care so far.
 _TREATMENT = re.compile(
-    r"\btreatments?\b(?!\s+for\b)[^.;]{0,60}?\b(?:include[sd]?|included|consisted|rendered|"
+    r"\btreatments?\b(?!\s+(?:for|plan|plans|recommendations?|requests?)\b)[^.;]{0,60}?\b(?:include[sd]?|included|consisted|rendered|"
     r"to\s+date|thus\s+far|history)\b",
     re.I,
 )
