@@ -24,12 +24,34 @@ CORPUS = Path("/work/shared/corpus/dwc-2016")
 AUTHORED = REPO / "evals" / "authored" / "letters"
 
 VOCAB = {
-    "cervical spine", "thoracic spine", "lumbar spine", "shoulder", "elbow", "wrist/hand",
-    "hip", "knee", "ankle/foot", "head", "abdomen", "eye", "upper extremity",
-    "lower extremity", "psyche", "other",
+    "cervical spine",
+    "thoracic spine",
+    "lumbar spine",
+    "shoulder",
+    "elbow",
+    "wrist/hand",
+    "hip",
+    "knee",
+    "ankle/foot",
+    "head",
+    "abdomen",
+    "eye",
+    "upper extremity",
+    "lower extremity",
+    "psyche",
+    "other",
 }
-KEYS = {"letter_id", "set", "injury", "body_parts", "diagnoses", "diagnoses_quote",
-        "treatment_to_date", "items", "notes"}
+KEYS = {
+    "letter_id",
+    "set",
+    "injury",
+    "body_parts",
+    "diagnoses",
+    "diagnoses_quote",
+    "treatment_to_date",
+    "items",
+    "notes",
+}
 
 
 def source(letter_id: str, which: str) -> Path:
@@ -37,8 +59,12 @@ def source(letter_id: str, which: str) -> Path:
 
 
 def extract(path: Path) -> dict:
-    out = subprocess.run(["imr-llm", "extract", str(path), "--with-text"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["imr-llm", "extract", str(path), "--with-text"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return json.loads(out.stdout)
 
 
@@ -139,8 +165,10 @@ def main(argv: list[str]) -> int:
     for f in files:
         s = json.loads(f.read_text()).get("set")
         sets[s] = sets.get(s, 0) + 1
-    print(f"{len(files)} files ({', '.join(f'{v} {k}' for k, v in sorted(sets.items()))}); "
-          f"{len(errs)} problem(s)")
+    print(
+        f"{len(files)} files ({', '.join(f'{v} {k}' for k, v in sorted(sets.items()))}); "
+        f"{len(errs)} problem(s)"
+    )
     return 1 if errs else 0
 
 
