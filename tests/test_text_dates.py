@@ -38,6 +38,8 @@ def role_of(sentence: str, nth: int = 0) -> str:
         ("The patient was injured on 10/13/2016 while lifting boxes.", "injury"),
         ("The Request for Authorization dated 10/25/2016 asked for 12 sessions.", "request"),
         ("She is scheduled to follow up on 01/15/2017.", "future"),
+        # a cue inside a longer word ("eversion") is no cue
+        ("The progress report of 08-22-2016 documented eversion weakness.", "visit"),
     ],
 )
 def test_date_roles(sentence, role):

@@ -25,9 +25,9 @@ from imr_llm.guidelines import (
 )
 from imr_llm.guidelines.catalog import Mention
 from imr_llm.schemas import Decision, Finding, Severity
-from imr_llm.text.anatomy import LATERAL, Site, compatible, region_name
+from imr_llm.text.anatomy import LATERAL, Site, compatible, most_specific, region_name
 from imr_llm.text.anatomy import find_sites as _find_sites
-from imr_llm.text.spans import sentences
+from imr_llm.text.spans import sentence_around, sentences
 
 _GENERIC = {
     "request", "requested", "additional", "continue", "continued", "retrospective", "associated",
@@ -573,15 +573,15 @@ def _deciding(
 def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) -> list[Finding]:
     """A sentence deciding the request names the item's body site only on the other side, or
     the item's treatment only for another body site."""
-    item_sites = list(_sites(d.item))
+    item_sites = most_specific(_sites(d.item))
     if not item_sites:
         return []
     item_topics = treatment_topics(_treatment_words(d.item)) - _LINKED
     deciding = _deciding(ctx.text, base, base + len(rationale), item_topics)
-    if not deciding:
-        return []
     sited = [(a, b, _sites_in(rationale, base, a, b), points) for a, b, points in deciding]
     found = _side_conflict(ctx, d, item_sites, [(a, b, x) for a, b, x, _ in sited])
+    if found is None:
+        found = _side_throughout(ctx, d, item_sites, rationale, base)
     if found is None and item_topics:
         # guideline prose names treatments for other regions: only a sentence about the
         # request itself counts here
@@ -594,6 +594,35 @@ def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) ->
     if len(evidence) < 2:
         return []
     return [finding("treatment-mismatch", Severity.medium, message, evidence, d.index)]
+
+
+def _side_throughout(
+    ctx, d, item_sites: list[Site], rationale: str, base: int
+) -> tuple[str, tuple[int, int]] | None:
+    """The item names a side of a paired part; every mention of that part with a side in its
+    rationale (two or more) names the other side, none the item's side or both."""
+    for s in item_sites:
+        if s.region not in LATERAL or s.side not in _OTHER_SIDE:
+            continue
+        other = _OTHER_SIDE[s.side]
+        if any(x.side not in (s.side, None) and compatible(x.region, s.region) for x in item_sites):
+            continue
+        sided = [
+            x
+            for x in _sites_in(rationale, base, base, base + len(rationale))
+            if x.region in LATERAL and compatible(x.region, s.region) and x.side is not None
+        ]
+        if len(sided) < 2 or any(x.side != other for x in sided):
+            continue
+        if _bilateral_in_letter(ctx, d, s):
+            continue
+        a, b = sentence_around(ctx.text, sided[0].start, base, base + len(rationale))
+        return (
+            f"The item is for the {s.side} {region_name(s.region)}, but its rationale names "
+            f"the {region_name(sided[0].region)} only on the {other} side.",
+            (a, b),
+        )
+    return None
 
 
 def _side_conflict(ctx, d, item_sites: list[Site], deciding) -> tuple[str, tuple[int, int]] | None:

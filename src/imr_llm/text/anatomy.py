@@ -30,6 +30,7 @@ __all__ = [
     "REGION_NAMES",
     "Site",
     "compatible",
+    "most_specific",
     "find_sites",
     "region_name",
 ]
@@ -103,6 +104,13 @@ def compatible(a: str, b: str) -> bool:
         or b in GROUPS.get(a, ())
         or bool(GROUPS.get(a, frozenset()) & GROUPS.get(b, frozenset()))
     )
+
+
+def most_specific(sites: list[Site] | tuple[Site, ...]) -> list[Site]:
+    """``sites`` without a group's site when a member region is named too: "cervical
+    paraspinal muscles" is the neck, not the whole spine."""
+    named = {x.region for x in sites}
+    return [x for x in sites if not (GROUPS.get(x.region, frozenset()) & named)]
 
 
 # ---------------------------------------------------------------- vocabulary

@@ -184,7 +184,7 @@ CARE_ROLES = frozenset(("injury", "dispensing", "ur", "request", "imaging", "vis
 # guideline edition's date) win whenever their cue stands right next to the date.
 _ROLE_CUES: dict[str, str] = {
     "birth": r"birth\s*date|date\s+of\s+birth|birthday|DOB|born|birth",
-    "regulation": r"§|sections?|regulations?|CCR|C\.C\.R|Labor\s+Code|guidelines?|MTUS|ODG|"
+    "regulation": r"sections?|regulations?|CCR|C\.C\.R|Labor\s+Code|guidelines?|MTUS|ODG|"
     r"ACOEM|edition|effective|updated|revised|published|version|chapter|Official\s+Disability",
     # "the injured worker" names the patient, not the injury's date
     "injury": r"injur(?:y|ies)|injured(?!\s+(?:worker|employee|patient|party|individual|"
@@ -217,8 +217,9 @@ _FUTURE = re.compile(
 # review's and the study's dates, not a visit's.
 _DOCUMENT = r"(?:\s+(?:report|reports|note|notes|letter|form|records?|dated))?"
 _CUE = re.compile(
-    "|".join(rf"(?P<{role}>\b(?:{cue}){_DOCUMENT}\b)" for role, cue in _ROLE_CUES.items()).replace(
-        r"\b(?:§", r"(?:§"
+    "|".join(
+        rf"(?P<{role}>{'§|' if role == 'regulation' else ''}\b(?:{cue}){_DOCUMENT}\b)"
+        for role, cue in _ROLE_CUES.items()
     ),
     re.I,
 )
