@@ -250,7 +250,7 @@ def _quote(text: str, a: int, b: int) -> Evidence:
 def _injury(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
     """The sentence that dates the injury (a date whose role is the injury), joined with the
     sentence next to it that tells how it happened; else the first sentence about the injury."""
-    cued = [k for k, (a, b) in enumerate(spans) if _INJURY.search(text, a, b)]
+    cued = _holding(_INJURY, text, spans)
     pick = next(
         (
             k
@@ -289,10 +289,21 @@ def _first(text: str, spans: Sequence[tuple[int, int]], rx: re.Pattern) -> Evide
 def _treatment(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
     """The first summary sentence that says care was given: a verb of having had care
     ("completed", "underwent", "received", "takes") and a kind of care in the same sentence."""
-    for a, b in spans:
-        if _CARE_VERB.search(text, a, b) and _CARE_NOUN.search(text, a, b):
-            return _quote(text, a, b)
+    for k in _holding(_CARE_VERB, text, spans):
+        if _CARE_NOUN.search(text, *spans[k]):
+            return _quote(text, *spans[k])
     return None
+
+
+def _holding(rx: re.Pattern, text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
+    """Indexes of the ``spans`` (sentences, in order) holding a match of ``rx``: one scan."""
+    if not spans:
+        return []
+    starts = [a for a, _ in spans]
+    found = {
+        bisect_right(starts, m.start()) - 1 for m in rx.finditer(text, starts[0], spans[-1][1])
+    }
+    return sorted(k for k in found if k >= 0)
 
 
 _CARE_VERB = re.compile(
