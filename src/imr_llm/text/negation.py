@@ -320,23 +320,61 @@ def conclusions(text: str, start: int = 0, end: int | None = None) -> list[Concl
     """Every conclusion in ``text[start:end]``, in order."""
     end = len(text) if end is None else end
     out = []
-    for m in _TARGET.finditer(text, start, end):
+    for m in _targets(text, start, end):
         c = _reading(text, m, start, end)
         if c is not None:
             out.append(c)
     return out
 
 
+# Every _TARGET match holds one of these, lower-cased; ``re`` tries the case-insensitive
+# alternation at every position, so it runs only around them.
+_ANCHORS = (
+    "necess",
+    "appropriate",
+    "reasonable",
+    "certified",
+    "supported",
+    "warranted",
+    "indicated",
+)
+
+
+def _targets(text: str, start: int, end: int) -> list[re.Match]:
+    """``_TARGET.finditer(text, start, end)``, tried only near an anchor word."""
+    low = text[start:end].lower()
+    if len(low) != end - start:
+        return list(_TARGET.finditer(text, start, end))
+    spots = sorted(start + i for a in _ANCHORS for i in _find_all(low, a))
+    found: list[re.Match] = []
+    pos = start
+    for p in spots:
+        lo = max(pos, p - 40)
+        if lo > p:
+            continue
+        for m in _TARGET.finditer(text, lo, min(end, p + 40)):
+            if m.start() >= pos and m.end() > p:
+                found.append(m)
+                pos = m.end()
+                break
+    return found
+
+
+def _find_all(haystack: str, needle: str):
+    i = haystack.find(needle)
+    while i != -1:
+        yield i
+        i = haystack.find(needle, i + 1)
+
+
 def _clause_start(text: str, pos: int, floor: int) -> int:
-    """Start of the sentence part holding ``pos``: after the last . ; : ! ? before it."""
-    i = pos
+    """Start of the sentence part holding ``pos``: after the last . ; : ! ? before it (a
+    period only when whitespace follows it), at most 400 characters back."""
     lo = max(floor, pos - 400)
-    while i > lo:
-        ch = text[i - 1]
-        if ch in ";!?:" or (ch == "." and (i >= len(text) or text[i].isspace())):
-            break
-        i -= 1
-    return i
+    cut = max(text.rfind(c, lo, pos) for c in ";!?:")
+    for end in (". ", ".\n", ".\t"):
+        cut = max(cut, text.rfind(end, lo, pos))
+    return lo if cut < 0 else cut + 1
 
 
 def _reading(text: str, m: re.Match, floor: int, ceil: int) -> Conclusion | None:

@@ -230,9 +230,15 @@ def sentence_around(
     rule as ``sentences``. Looks at most ``_REACH`` characters either way."""
     ceil = len(text) if ceil is None else ceil
     a = max(floor, pos - _REACH)
-    for m in _SENTENCE_END.finditer(text, a, pos):
-        if _is_sentence_end(text, m):
-            a = m.end()
+    for reach in (_NEAR, _REACH):  # most sentences start near: look there first
+        lo = max(floor, pos - reach)
+        ends = [m.end() for m in _SENTENCE_END.finditer(text, lo, pos) if _is_sentence_end(text, m)]
+        if ends:
+            a = ends[-1]
+            break
+        if lo == floor:
+            a = lo
+            break
     b = min(ceil, pos + _REACH)
     for m in _SENTENCE_END.finditer(text, pos, b):
         if _is_sentence_end(text, m):
@@ -246,6 +252,7 @@ def sentence_around(
 
 
 _REACH = 1500
+_NEAR = 300
 
 
 _BLANK_BETWEEN = re.compile(r"\n[ \t]*\n")
