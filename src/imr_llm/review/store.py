@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -199,6 +200,23 @@ class ReviewStore:
                     f"cannot create the review store {self.path} ({exc.strerror}); the audit "
                     "folder must be writable by you"
                 ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self._initialise()
+                return
+            except sqlite3.OperationalError as exc:
+                # Two sessions opening a new store at once: switching to WAL and creating the
+                # tables take locks SQLite may refuse at once instead of waiting on; retry.
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    if _is_locked(exc):
+                        raise self._locked() from None
+                    raise self._corrupt(str(exc)) from None
+                time.sleep(0.05)
+
+    def _initialise(self) -> None:
+        """Switch to WAL, check integrity and create the tables; sqlite3.OperationalError for a
+        lock is left to the caller to retry."""
         try:
             with self._connect() as db:
                 mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -223,7 +241,7 @@ class ReviewStore:
             raise
         except sqlite3.OperationalError as exc:
             if _is_locked(exc):
-                raise self._locked() from None
+                raise
             raise self._corrupt(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(str(exc)) from None
