@@ -11,6 +11,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imr_llm.checks import CheckContext, run_checks
 from imr_llm.checks.instructions import find_instructions, mask
@@ -19,6 +20,10 @@ from imr_llm.schemas import AuditRecord, ErrorKind, Letter, RecordError
 from imr_llm.segment import segment
 from imr_llm.summarize import extractive_summary, summary_text
 from imr_llm.text.spans import Sections
+
+if TYPE_CHECKING:
+    from imr_llm.llm.client import LLMClient
+    from imr_llm.llm.local_server import LocalServer
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +154,8 @@ class LLMSession:
 
     def __init__(self, config, use_cache: bool = True):
         self.config = config if use_cache else config.model_copy(update={"cache": False})
-        self.server = None
-        self.client = None
+        self.server: LocalServer | None = None
+        self.client: LLMClient | None = None
 
     async def __aenter__(self) -> LLMSession:
         from imr_llm.llm.client import LLMClient
@@ -158,16 +163,16 @@ class LLMSession:
         if self.config.backend == "local" and not self.config.base_url:
             from imr_llm.llm.local_server import LocalServer
 
-            self.server = LocalServer(self.config.model_path)
+            server = self.server = LocalServer(self.config.model_path)
             try:
-                self.server.start()
+                server.start()
             except RuntimeError as exc:
                 raise LocalBackendError(str(exc)) from None
             self.config = self.config.model_copy(
-                update={"base_url": self.server.base_url, "model": self.server.model_name}
+                update={"base_url": server.base_url, "model": server.model_name}
             )
-        self.client = LLMClient(self.config)
-        await self.client.__aenter__()
+        client = self.client = LLMClient(self.config)
+        await client.__aenter__()
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -190,6 +195,9 @@ class LLMSession:
             return record
         letter = analysis.letter.model_copy(update={"text": analysis.masked_text})
         client = self.client
+        sections = analysis.sections
+        assert client is not None, "enrich runs inside `async with LLMSession(...)`"
+        assert sections is not None  # the rules path sets sections with the letter
         failed: list[str] = []
 
         async def tolerant(coro, fallback=None):
@@ -204,15 +212,15 @@ class LLMSession:
                 return fallback
 
         try:
-            extraction = await llm_pass1(letter, record, analysis.sections, client)
+            extraction = await llm_pass1(letter, record, sections, client)
             failed.extend(extraction.failed_questions)
             record.findings.extend(reconcile(record, extraction, letter.text))
             record.findings.extend(
-                await tolerant(llm_pass2(letter, record, analysis.sections, client, extraction), [])
+                await tolerant(llm_pass2(letter, record, sections, client, extraction), [])
             )
             record.findings = sort_findings(merge_findings(record.findings))
             extractive = record.summary
-            grounded = await tolerant(llm_summary(letter, record, client, analysis.sections))
+            grounded = await tolerant(llm_summary(letter, record, client, sections))
             if grounded is None or not grounded.sentences:
                 record.summary = extractive
                 if record.summary_parts is not None:

@@ -11,8 +11,18 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
+from typing import Any
 
-from imr_llm.schemas import CaseFacts, Decision, Evidence, Layout, Letter
+from imr_llm.schemas import (
+    CaseFacts,
+    Conclusion,
+    Decision,
+    Evidence,
+    Layout,
+    Letter,
+    Outcome,
+    Sex,
+)
 from imr_llm.text import dates as dateparse
 from imr_llm.text.negation import last_conclusion
 from imr_llm.text.spans import LineRegex, Sections, sentence_around
@@ -92,7 +102,7 @@ _DIAG = re.compile(
     re.I,
 )
 
-_SEX_MAP = {
+_SEX_MAP: dict[str, Sex] = {
     "male": "male",
     "man": "male",
     "gentleman": "male",
@@ -359,7 +369,7 @@ def _clean(s: str) -> str:
     return " ".join(s.split())
 
 
-def _outcome(word: str) -> str:
+def _outcome(word: str) -> Outcome:
     return "upheld" if word.lower().startswith("uph") else "overturned"
 
 
@@ -439,7 +449,7 @@ def _citation(s: str) -> str:
     return _LEAD_IN.sub("", _clean(s), count=1)
 
 
-def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[str, Evidence | None]:
+def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[Conclusion, Evidence | None]:
     """The rationale's own conclusion: its last non-hypothetical sentence saying the request
     is (not) medically necessary, negation read by scope (``text.negation``)."""
     c = last_conclusion(text, *span)
@@ -493,6 +503,7 @@ def _items_2013(text: str, sections: Sections) -> list[Decision]:
         he = _heading_2013_end(text, m.end(), block_end)
         words = text[m.end() : he]
         dm = _REQUEST_2013_DECISION.search(words)
+        outcome: Outcome
         if dm:
             item, outcome = words[: dm.start()], "upheld" if dm.group("neg") else "overturned"
         else:
@@ -601,7 +612,7 @@ def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
         if not run:
             i += 1
             continue
-        vals = []
+        vals: list[int] = []
         while i < n and not is_label(i) and len(vals) < len(run):
             vals.append(i)
             i += 1
@@ -628,7 +639,9 @@ def parse_header(text: str, layout: Layout | None = None) -> dict[str, object]:
 def _case_facts(text: str, sections: Sections, layout: Layout) -> CaseFacts:
     header = parse_header(text, layout) if layout != "dwc-2014" else {}
     summary = text[sections.summary[0] : sections.summary[1]] if sections.summary else text[:6000]
-    facts = CaseFacts(**{k: v for k, v in header.items() if k in CaseFacts.model_fields})
+    # pydantic validates each header value against its field
+    known: dict[str, Any] = {k: v for k, v in header.items() if k in CaseFacts.model_fields}
+    facts = CaseFacts(**known)
     if facts.date_of_injury is None:
         facts.date_of_injury = injury_date_from_summary(summary)
     age, sex = age_and_sex(summary)
@@ -690,8 +703,9 @@ def injury_event_date(summary: str) -> date | None:
     return None
 
 
-def age_and_sex(summary: str) -> tuple[int | None, str | None]:
-    age = sex = None
+def age_and_sex(summary: str) -> tuple[int | None, Sex | None]:
+    age: int | None = None
+    sex: Sex | None = None
     for m in _AGE_SEX.finditer(summary[:3000]):
         value = int(m.group("age"))
         if 14 <= value <= 100:
@@ -700,9 +714,9 @@ def age_and_sex(summary: str) -> tuple[int | None, str | None]:
                 sex = _SEX_MAP[m.group("sex").lower()]
             break
     if sex is None:
-        m = _SEX_WORD.search(summary[:1500])
-        if m:
-            sex = _SEX_MAP[m.group("sex").lower()]
+        word = _SEX_WORD.search(summary[:1500])
+        if word:
+            sex = _SEX_MAP[word.group("sex").lower()]
     if sex is None:
         he, she = len(_HE.findall(summary)), len(_SHE.findall(summary))
         if he >= 2 and he > 3 * she:

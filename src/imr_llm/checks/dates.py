@@ -102,6 +102,7 @@ def _summary_dates(ctx: CheckContext, doi: date) -> list[Finding]:
     """Summary dates before the injury that describe care or review, and a summary injury date
     that differs from the header's."""
     out: list[Finding] = []
+    assert ctx.sections.summary is not None  # the caller checks for a summary
     s0, s1 = ctx.sections.summary
     text = ctx.text
     header_doi = header_evidence(ctx, "date_of_injury", doi) if ctx.sections.header else None
@@ -195,6 +196,7 @@ def _review_order(ctx: CheckContext) -> list[Finding]:
     non-certified ...". A review dated before the request is reported only when it is not
     the header's UR denial date (a later request after that denial may be a new one).
     """
+    assert ctx.sections.summary is not None  # the caller checks for a summary
     s0, s1 = ctx.sections.summary
     text = ctx.text
     header_ur = ctx.record.case.ur_denial_date

@@ -83,7 +83,7 @@ def _slashed_starts(text: str) -> list[int] | None:
     low = text.lower()
     if not lower_folds(text, low):
         return None
-    out = set()
+    out: set[int] = set()
     for mark in ("/", " or "):
         q = low.find(mark)
         while q != -1:
@@ -94,7 +94,7 @@ def _slashed_starts(text: str) -> list[int] | None:
 
 def _blank_slashed(text: str) -> str:
     """``text`` with "he/she", "his or her" ... blanked (same length)."""
-    parts = []
+    parts: list[str] = []
     last = 0
     starts = _slashed_starts(text)
     found = (
@@ -226,10 +226,9 @@ _PATIENT, _THIRD, _SOMEONE = "patient", "third", None
 
 def _pronoun_spans(ctx: CheckContext) -> list[tuple[int, int]]:
     """The case summary and every rationale, without overlaps, in text order."""
-    spans = sorted(
-        [ctx.sections.summary]
-        + [d.rationale_span for d in ctx.record.decisions if d.rationale_span]
-    )
+    summary = ctx.sections.summary
+    assert summary is not None  # the caller checks for a summary
+    spans = sorted([summary] + [d.rationale_span for d in ctx.record.decisions if d.rationale_span])
     out: list[tuple[int, int]] = []
     for a, b in spans:
         if out and a < out[-1][1]:
@@ -349,6 +348,7 @@ def _right_after_statement(
 
 
 def _stated(ctx: CheckContext, sex: str):
+    assert ctx.sections.summary is not None  # the caller checks for a summary
     a, b = ctx.sections.summary
     word = r"\b(?:male|man|gentleman)\b" if sex == "male" else r"\b(?:female|woman|lady)\b"
     m = re.compile(word, re.I).search(ctx.text, a, b)

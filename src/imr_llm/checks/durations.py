@@ -121,6 +121,5 @@ def _earlier_care_possible(ctx: CheckContext, doi: date) -> bool:
     claim, or summary dates before the injury."""
     if _EARLIER_CLAIM.search(ctx.text):
         return True
-    return bool(ctx.sections.summary) and any(
-        d < doi for _, d in dateparse.find_dates(ctx.text, *ctx.sections.summary)
-    )
+    summary = ctx.sections.summary  # a (start, end) pair: truthy whenever it is not None
+    return summary is not None and any(d < doi for _, d in dateparse.find_dates(ctx.text, *summary))

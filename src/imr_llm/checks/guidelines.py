@@ -134,6 +134,7 @@ def find_loose(
         return None
     if any(c in needle for c in _SOFT):
         pattern = _loose(needle)
+        assert pattern is not None  # words is non-empty
         hits = list(pattern.finditer(text, start, len(text) if end is None else end))
         return (hits[-1].start(), hits[-1].end()) if hits else None
     size = len(text)
@@ -222,6 +223,7 @@ def citation_refs(
         else decision.reviewer_guideline_span
     )
     text = getattr(decision, field)
+    base: int | None
     if span:
         text, base = ctx.text[span[0] : span[1]], span[0]
     elif text:

@@ -247,6 +247,7 @@ def _topic_mismatch(ctx, d, rationale: str, base: int) -> list[Finding]:
     if not item_topics or not named - _LINKED or topics_related(item_topics, named):
         return []
     other = _most_named(mentions, _LINKED)
+    assert other is not None  # some named topic is outside _LINKED
     evidence = item_evidence(ctx, d) + [ctx.evidence(base + other.start, base + other.end)]
     if len(evidence) < 2:
         return []
@@ -548,7 +549,7 @@ def _deciding(
     """Spans of the sentences of ``text[start:end]`` that decide the request, each with
     whether it points at the request itself (else it gives a verdict on the item's own
     treatment: "MRI of the right shoulder is not indicated")."""
-    out = []
+    out: list[tuple[int, int, bool]] = []
     spans = sentences(text, start, end)
     if not spans:
         return out

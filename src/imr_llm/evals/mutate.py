@@ -275,6 +275,7 @@ class FlipDecision(Operator):
         return out
 
     def _heading_edits(self, src: Source, d: Decision) -> list[Edit]:
+        assert d.heading_span is not None  # candidates() skips items without a heading
         a, b = d.heading_span
         heading = src.text[a:b]
         if src.seg.layout == "dwc-2013":
@@ -1135,7 +1136,9 @@ class SwapRationales(Operator):
         return [self._plant(src, a, b) for a, b in pairs]
 
     def _plant(self, src: Source, a: Decision, b: Decision) -> Planted:
-        ra, rb = src.span_text(a.rationale_span), src.span_text(b.rationale_span)
+        span_a, span_b = a.rationale_span, b.rationale_span
+        assert span_a is not None and span_b is not None  # candidates() keeps items with one
+        ra, rb = src.span_text(span_a), src.span_text(span_b)
         ga, gb = src.gold_decision(a.index), src.gold_decision(b.index)
         findings = [
             _finding(self.code, a.index, f"Rationale of '{b.item}' now sits under '{a.item}'."),
@@ -1159,7 +1162,7 @@ class SwapRationales(Operator):
                     )
                 )
         return Planted(
-            edits=[Edit(*a.rationale_span, rb), Edit(*b.rationale_span, ra)],
+            edits=[Edit(*span_a, rb), Edit(*span_b, ra)],
             findings=findings,
             description=f"rationales of items {a.index} and {b.index} swapped",
             decision_updates=updates,
@@ -1393,6 +1396,8 @@ class RaiseQuantity(Operator):
         return out
 
     def _plant(self, src: Source, d: Decision, g: dict, rng: random.Random) -> Planted:
+        # candidates() keeps items with both spans
+        assert d.heading_span is not None and d.rationale_span is not None
         ha, hb = d.heading_span
         qty = (
             _QTY_PRODUCT.search(src.text, ha, hb)
@@ -1561,6 +1566,7 @@ _RECITES = re.compile(r"\b(?:guidelines?|MTUS|ODG|ACOEM)\b", re.I)
 
 def _deciding_sentences(src: Source, d: Decision) -> list[tuple[int, int]]:
     """The conclusion's sentence, and those giving a verdict that are not a guideline's."""
+    assert d.rationale_span is not None  # callers skip items without a rationale
     a, b = d.rationale_span
     ev = d.conclusion_evidence
     return [

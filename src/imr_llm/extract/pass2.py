@@ -469,7 +469,7 @@ def _pass1_claims(
     item = extraction.item(d.index) if extraction is not None else None
     if item is None or item.rationale is None:
         return []
-    out = []
+    out: list[Claim] = []
     for fact in item.rationale.missing:
         ev = locate(text, fact.quote, span)
         if ev is None or not (span[0] <= ev.start and ev.end <= span[1]):
@@ -637,7 +637,8 @@ def criteria_finding(
             evidence = [r.evidence for r in reading.unmet[:3]]
             why = "; ".join(f"'{r.check.criterion}'" for r in reading.unmet[:3])
             why = f"finds criteria unmet ({why}) and none met"
-        elif says == "does_not_meet" and not reading.met:
+        # read_verdict quotes every stated verdict: ``said`` is None only with "not_stated"
+        elif says == "does_not_meet" and said is not None and not reading.met:
             shortfalls = _patient_shortfalls(text, span)
             if not shortfalls:
                 return None
@@ -664,7 +665,12 @@ def criteria_finding(
         evidence = [r.evidence for r in reading.met[:3]]
         why = "; ".join(f"'{r.check.criterion}'" for r in reading.met[:3])
         why = f"finds the criteria met ({why}) and none unmet"
-    elif says == "meets" and not _UNMET_CUE.search(said.quote) and _PATIENT.search(said.quote):
+    elif (
+        says == "meets"
+        and said is not None
+        and not _UNMET_CUE.search(said.quote)
+        and _PATIENT.search(said.quote)
+    ):
         evidence = [said]
         why = "says this patient's records meet the guideline's conditions"
     else:
@@ -813,7 +819,7 @@ def subject_finding(
     side = answer.side
     side_ev = _inside(text, side.quote, span) if side else None
     item_sides = {m.side for m in find_regions(item) if m.side} or _sides(item)
-    if side_ev is not None and side.side in _sides(side_ev.quote):
+    if side is not None and side_ev is not None and side.side in _sides(side_ev.quote):
         other = {"left": "right", "right": "left"}
         if (
             len(item_sides) == 1

@@ -184,19 +184,19 @@ def _items(record: AuditRecord, ex: LLMExtraction, text: str | None) -> list[Fin
                 )
     by_index = {d.index: d for d in decisions}
     for k, it in enumerate(ex.items):
-        d = by_index.get(it.index)
-        if d is None or it.rationale is None:
+        dec = by_index.get(it.index)
+        if dec is None or it.rationale is None:
             continue
         llm_c = it.rationale.conclusion
-        if "unclear" in (d.conclusion, llm_c) or d.conclusion == llm_c:
+        if "unclear" in (dec.conclusion, llm_c) or dec.conclusion == llm_c:
             continue
-        rules_ev = d.conclusion_evidence or _span_evidence(text, d.rationale_span)
+        rules_ev = dec.conclusion_evidence or _span_evidence(text, dec.rationale_span)
         out.append(
             _finding(
-                f"Item {d.index + 1} rationale conclusion: the rules read "
-                f"{d.conclusion.replace('_', ' ')}, the LLM read {llm_c.replace('_', ' ')}.",
+                f"Item {dec.index + 1} rationale conclusion: the rules read "
+                f"{dec.conclusion.replace('_', ' ')}, the LLM read {llm_c.replace('_', ' ')}.",
                 [ex.ev(f"items[{k}].rationale.conclusion"), rules_ev],
-                d.index,
+                dec.index,
             )
         )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from itertools import accumulate, compress
@@ -131,7 +132,7 @@ def _is_abbreviation(alias: str) -> bool:
 
 def alias_pattern(alias: str, plural: bool = True) -> str:
     """Regex source for one alias: flexible whitespace and hyphens, word boundaries."""
-    parts = []
+    parts: list[str] = []
     for ch in alias:
         if ch.isspace():
             if not parts or parts[-1] != r"\s+":
@@ -174,7 +175,7 @@ class AliasMatcher:
     abbreviations, which also match case-sensitively.
     """
 
-    def __init__(self, entries: list[tuple[str, str]], patterns: list[tuple[str, str]] = ()):
+    def __init__(self, entries: list[tuple[str, str]], patterns: Sequence[tuple[str, str]] = ()):
         merged: dict[tuple[tuple[str, ...], bool], set[str]] = {}
         for alias, ident in entries:
             toks = _tokens(alias)
@@ -184,8 +185,10 @@ class AliasMatcher:
             key = (tuple(toks) if exact else tuple(t.lower() for t in toks), exact)
             merged.setdefault(key, set()).add(ident)
         self._first: dict[str, list[tuple[tuple[str, ...], bool, frozenset[str]]]] = {}
-        for (toks, exact), ids in merged.items():
-            self._first.setdefault(toks[0].lower(), []).append((toks, exact, frozenset(ids)))
+        for (key_toks, exact), ids in merged.items():
+            self._first.setdefault(key_toks[0].lower(), []).append(
+                (key_toks, exact, frozenset(ids))
+            )
         for cands in self._first.values():
             cands.sort(key=lambda c: -len(c[0]))
         # per first token: (tokens, exact, ids, length, what the last token may read
@@ -239,19 +242,19 @@ class AliasMatcher:
             return
         for regex, ident in self._patterns:
             ids = frozenset({ident})
-            hits = []
+            hits: list[re.Match[str]] = []
             pos = 0
             for p in starts:
                 if p < pos:
                     continue
-                m = regex.match(text, p)
-                if m is None:
+                hit = regex.match(text, p)
+                if hit is None:
                     continue
-                if m.end() == m.start():  # empty matches: let finditer handle them
+                if hit.end() == hit.start():  # empty matches: let finditer handle them
                     hits = list(regex.finditer(text))
                     break
-                hits.append(m)
-                pos = m.end()
+                hits.append(hit)
+                pos = hit.end()
             found.extend(Mention(ids, m.start(), m.end(), m.group()) for m in hits)
 
     def _find_aliases(self, text: str, found: list[Mention]) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from imr_llm.guidelines.catalog import (
     AliasMatcher,
+    Section,
     alias_pattern,
     catalog,
     strip_soft_hyphens,
@@ -489,8 +490,8 @@ def _norm(name: str) -> str:
 
 
 @functools.cache
-def _section_index() -> dict[tuple[str, str], object]:
-    idx = {}
+def _section_index() -> dict[tuple[str, str], Section]:
+    idx: dict[tuple[str, str], Section] = {}
     for s in catalog().data.sections:
         for n in (s.name, *s.aliases):
             idx[(s.family, _norm(n))] = s

@@ -236,7 +236,9 @@ def _first_words() -> frozenset[str]:
             if body.startswith(("C[", "T(", "L[", "S1")):
                 continue  # spinal levels: _LEVEL_WORDS
             plural = body.endswith("(s)")
-            first = _WORD.match(body.removesuffix("(s)")).group().lower()
+            word = _WORD.match(body.removesuffix("(s)"))
+            assert word is not None, phrase  # every catalog phrase starts with a word
+            first = word.group().lower()
             out.add(first)
             if plural and " " not in body:
                 out.add(first + "s")
