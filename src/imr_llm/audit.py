@@ -330,7 +330,10 @@ def _previous_run(
     for m in (manifest or {}).get("inputs") or []:
         if isinstance(m, dict) and m.get("path"):
             entries[m["path"]] = _Entry(
-                m["path"], m.get("source", m["path"]), m.get("sha256"), m.get("letter_id", "")
+                m["path"],
+                m["source"] if "source" in m else m["path"],
+                m.get("sha256"),
+                m.get("letter_id", ""),
             )
     previous: dict[tuple[str, str | None], LetterEntry] = {}
     done: dict[tuple[str, str | None], LetterEntry] = {}
@@ -426,7 +429,9 @@ def run_audit(
         ) from None
     manifest = manifest or {}
     results_path = out / writers.RESULTS
-    before, previous, done = [], {}, {}
+    before: list[_Entry] = []
+    previous: dict[tuple[str, str | None], LetterEntry] = {}
+    done: dict[tuple[str, str | None], LetterEntry] = {}
     if not options.force:
         before, previous, done = _previous_run(out, manifest, results_path)
 
@@ -597,7 +602,7 @@ async def _llm_stage(
     loop = asyncio.get_running_loop()
     lock = threading.Lock()
     sem = asyncio.Semaphore(max(1, options.concurrency))
-    end = object()
+    end = None  # what ``next`` gives once the analyses run out (they are tuples, never None)
     tasks: set[asyncio.Task] = set()
     # One rules result is always prepared ahead (in a thread; from the pool when there is
     # one), from before the client starts: the LLM stage never waits for the rules.
@@ -616,7 +621,7 @@ async def _llm_stage(
             while True:
                 await sem.acquire()
                 item = await upcoming
-                if item is end:
+                if item is None:
                     sem.release()
                     break
                 upcoming = loop.run_in_executor(None, next, analyses, end)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from imr_llm.schemas import ErrorKind, Letter
 from imr_llm.text.spans import undouble_lines
@@ -44,7 +45,8 @@ class InputFile:
 
     @property
     def key_path(self) -> str:
-        return self.resolved or resolve_path(self.path)
+        # expand_paths always sets ``resolved``; an unresolvable path falls back to itself.
+        return self.resolved or resolve_path(self.path) or str(self.path)
 
 
 def resolve_path(path: Path | str) -> str | None:
@@ -140,6 +142,7 @@ def read_letter(
         )
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    reader: Literal["pdfium", "text", "pypdf"]
     if data[:1024].lstrip().startswith(b"%PDF-"):
         text, pages = _pdf_text(data, source)
         reader = "pdfium"

@@ -133,7 +133,7 @@ class FieldScore(BaseModel):
     wrong: int = 0
     spurious: int = 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def accuracy(self) -> float | None:
         return self.correct / self.total if self.total else None
@@ -152,7 +152,7 @@ class ItemScore(BaseModel):
         denom = self.letters if name == "count_match" else self.gold_items
         return getattr(self, name) / denom if denom else None
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def rates(self) -> dict[str, float | None]:
         return {
@@ -168,22 +168,22 @@ class CodeScore(BaseModel):
     fp: int = 0
     fn: int = 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def info(self) -> bool:
         return self.severity == "info"
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def precision(self) -> float | None:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def recall(self) -> float | None:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def f1(self) -> float | None:
         return f1(self.tp, self.fp, self.fn)
@@ -194,7 +194,7 @@ class CleanScore(BaseModel):
     false_positives: int = 0
     letters_with_fp: int = 0
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def fp_per_letter(self) -> float | None:
         return self.false_positives / self.letters if self.letters else None
@@ -216,7 +216,7 @@ class CostScore(BaseModel):
         )
         return value / self.letters
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def per_letter_means(self) -> dict[str, float | None]:
         return {n: self.per_letter(n) for n in ("seconds", "calls", "tokens")}
@@ -264,13 +264,13 @@ class Scorecard(BaseModel):
     issues: list[Issue] = Field(default_factory=list)
     per_letter: list[LetterScore] = Field(default_factory=list)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def overall(self) -> CodeScore:
         """Micro-averaged finding counts over the non-info codes."""
         return self.totals()
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented pattern
     @property
     def info_overall(self) -> CodeScore:
         """Micro-averaged finding counts over the info codes."""
@@ -438,11 +438,12 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
     lid = gold.letter_id
     card.letters += 1
     ok = rec is not None and rec.status == "ok"
+    usable = rec if ok else None  # the record, when it can be scored
     if not ok:
         card.errors += 1
         msg = "no record" if rec is None else (rec.error.message if rec.error else "status error")
         card.issues.append(Issue(kind="error", letter=lid, code="error", message=msg))
-    produced_case = rec.case.model_dump(mode="json") if ok else {}
+    produced_case = usable.case.model_dump(mode="json") if usable is not None else {}
     for name in CASE_FIELDS:
         want = _norm_value(getattr(gold.case, name))
         got = _norm_value(produced_case.get(name))
@@ -466,7 +467,7 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
             )
         )
 
-    decisions = rec.decisions if ok else []
+    decisions = usable.decisions if usable is not None else []
     items = card.items
     items.letters += 1
     items.gold_items += len(gold.decisions)
@@ -514,43 +515,43 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
                 )
             )
 
-    produced = rec.findings if ok else []
+    produced = usable.findings if usable is not None else []
     matches, misses, alarms = match_findings(gold.findings, produced)
-    for g, _ in matches:
-        _code(card, g.code).tp += 1
-    for g in misses:
-        _code(card, g.code).fn += 1
+    for gf, _ in matches:
+        _code(card, gf.code).tp += 1
+    for gf in misses:
+        _code(card, gf.code).fn += 1
         card.issues.append(
             Issue(
                 kind="miss",
                 letter=lid,
-                item=_item_name(gold, decisions, g.decision_index, prefer_gold=True),
-                decision_index=g.decision_index,
-                code=g.code,
-                message=g.note or "(no note)",
+                item=_item_name(gold, decisions, gf.decision_index, prefer_gold=True),
+                decision_index=gf.decision_index,
+                code=gf.code,
+                message=gf.note or "(no note)",
             )
         )
-    for g, p in matches:
-        if p.severity.rank >= _MEDIUM:
+    for gf, pf in matches:
+        if pf.severity.rank >= _MEDIUM:
             card.flags.tp += 1
-        elif _gold_rank(g) >= _MEDIUM:
+        elif _gold_rank(gf) >= _MEDIUM:
             card.flags.fn += 1
-    card.flags.fn += sum(1 for g in misses if _gold_rank(g) >= _MEDIUM)
-    card.flags.fp += sum(1 for p in alarms if p.severity.rank >= _MEDIUM)
-    for p in alarms:
-        _code(card, p.code, p.severity.value).fp += 1
+    card.flags.fn += sum(1 for gf in misses if _gold_rank(gf) >= _MEDIUM)
+    card.flags.fp += sum(1 for pf in alarms if pf.severity.rank >= _MEDIUM)
+    for pf in alarms:
+        _code(card, pf.code, pf.severity.value).fp += 1
         card.issues.append(
             Issue(
                 kind="false_alarm",
                 letter=lid,
-                item=_item_name(gold, decisions, p.decision_index, prefer_gold=False),
-                decision_index=p.decision_index,
-                code=p.code,
-                message=p.message,
+                item=_item_name(gold, decisions, pf.decision_index, prefer_gold=False),
+                decision_index=pf.decision_index,
+                code=pf.code,
+                message=pf.message,
             )
         )
-    for g in gold.findings:
-        _code(card, g.code)
+    for gf in gold.findings:
+        _code(card, gf.code)
 
     clean = gold.is_clean
     real_alarms = [p for p in alarms if not is_info(p.code, p.severity.value)]

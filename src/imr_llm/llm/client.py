@@ -46,6 +46,7 @@ from instructor.core.exceptions import (
     InstructorRetryException,
 )
 from instructor.core.hooks import Hooks
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -541,7 +542,7 @@ class LLMClient:
     async def _call(
         self,
         response_model: type[M],
-        messages: list[dict[str, str]],
+        messages: list[ChatCompletionMessageParam],
         context: dict[str, Any],
         tally: _Tally,
         letter_id: str,
@@ -605,7 +606,9 @@ class LLMClient:
         delay = min(cfg.backoff_base_s * 2 ** (state.attempt_number - 1), cfg.backoff_max_s)
         return delay / 2 + random.uniform(0, delay / 2)
 
-    def _messages(self, content: str, variables: dict[str, Any]) -> list[dict[str, str]]:
+    def _messages(
+        self, content: str, variables: dict[str, Any]
+    ) -> list[ChatCompletionMessageParam]:
         """The chat messages for one rendered prompt (see ``LLMConfig.letter_role``). A prompt
         that goes on with more letter text after the shared head (``items_list``) stays one
         user message, so the letter is never split around the schema."""
@@ -621,7 +624,7 @@ class LLMClient:
                 ]
         return [{"role": "user", "content": content}]
 
-    def _input_sha256(self, messages: list[dict[str, str]]) -> str:
+    def _input_sha256(self, messages: list[ChatCompletionMessageParam]) -> str:
         cfg = self.config
         payload = {
             "messages": messages,
@@ -740,7 +743,8 @@ def _instructor_model(model: type[M]) -> type[M]:
     if not isinstance(model, type) or issubclass(model, ResponseSchema):
         return model
     wrapped = instructor.openai_schema(model)
-    generate = wrapped.model_json_schema.__func__
+    bound: Any = wrapped.model_json_schema  # a bound classmethod; typed as a plain method
+    generate = bound.__func__
     schemas: dict[tuple, dict[str, Any]] = {}
 
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -753,7 +757,8 @@ def _instructor_model(model: type[M]) -> type[M]:
             schema = schemas[key] = generate(cls, *args, **kwargs)
         return copy.deepcopy(schema)
 
-    wrapped.model_json_schema = classmethod(model_json_schema)
+    # Deliberately replaces the classmethod on this generated subclass (see the docstring).
+    wrapped.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
     return wrapped
 
 

@@ -85,7 +85,7 @@ def find_parts() -> list[Path]:
         if len(files) != 1:
             problems.append(f"{name} has {len(files)} data files, expected 1")
             continue
-        path = Path(dist.locate_file(files[0]))
+        path = Path(str(dist.locate_file(files[0])))  # typed as SimplePath; a Path here
         if not path.is_file():
             problems.append(f"{name}: {path} is missing")
             continue

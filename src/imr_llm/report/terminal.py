@@ -13,9 +13,9 @@ _COLORS = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 def render_findings(console: Console, rec: AuditRecord) -> None:
     if rec.status == "error":
-        console.print(
-            f"[red]{escape(rec.letter_id)}: {rec.error.kind}[/red] — {escape(rec.error.message)}"
-        )
+        err = rec.error
+        kind, message = (err.kind, err.message) if err is not None else ("error", "status error")
+        console.print(f"[red]{escape(rec.letter_id)}: {kind}[/red] — {escape(message)}")
         return
     c = rec.case
     who = ", ".join(

@@ -232,7 +232,7 @@ class ResultsView(Sequence):
     def __len__(self) -> int:
         return len(self._offsets)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             idx = range(len(self))[i]
             return ResultsView(

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imr_llm.review.store import ReviewInputError, ReviewStoreError
 from imr_llm.review.workbench import Workbench
@@ -56,7 +57,7 @@ SECURITY_HEADERS = {
 class Guard:
     """ASGI middleware: Host check, token check, same-origin writes, security headers."""
 
-    def __init__(self, app, *, host: str, port_ref: list[int], token: str | None):
+    def __init__(self, app: ASGIApp, *, host: str, port_ref: list[int], token: str | None):
         self.app = app
         self.host = host
         self.port_ref = port_ref
@@ -71,7 +72,7 @@ class Guard:
             out |= {f"{n}:{port}".lower(), n.lower()}
         return out
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -103,7 +104,7 @@ class Guard:
             elif ctype != "application/json":
                 problem = (415, "writes take application/json")
         if problem is not None:
-            resp = PlainTextResponse(problem[1], status_code=problem[0])
+            resp: Response = PlainTextResponse(problem[1], status_code=problem[0])
             resp.headers.update(SECURITY_HEADERS)
             return await resp(scope, receive, send)
         if set_cookie is not None:
@@ -113,7 +114,7 @@ class Guard:
             resp.headers.update(SECURITY_HEADERS)
             return await resp(scope, receive, send)
 
-        async def send_with_headers(message):
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [

@@ -44,7 +44,11 @@ def current_rows(wb: Workbench) -> list[dict]:
             if v is None:
                 continue
             rec = rec or wb.folder.record(e.letter_id)
-            full = next((x for x in rec.findings if x.id == f["id"]), None)
+            full = (
+                next((x for x in rec.findings if x.id == f["id"]), None)
+                if rec is not None
+                else None
+            )
             rows.append(
                 _row(
                     e.letter_id,
@@ -184,7 +188,7 @@ def export_labels(wb: Workbench, dest: Path) -> dict:
             expected.append({"code": code, "decision_index": di, "note": note, **extra})
 
         for f in rec.findings:
-            v = st.verdicts.get(f.id)
+            v = st.verdicts.get(f.id or "")
             verdict = v.verdict if v else None
             if verdict == "confirmed":
                 counts["confirmed"] += 1

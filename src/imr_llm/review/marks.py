@@ -31,15 +31,13 @@ class ReviewMarks:
                 v for f, v in zip(record.findings, verdicts, strict=True) if f.severity.rank > 0
             ]
             reviewed = bool(judged) and all(v is not None for v in judged)
-        added = sum(
-            1
-            for a in st.added.values()
-            if a.letter_id == record.letter_id
-            and (
-                st.verdicts.get(a.finding_id or "") is None
-                or st.verdicts[a.finding_id].verdict != "dismissed"
-            )
-        )
+        added = 0
+        for a in st.added.values():
+            if a.letter_id != record.letter_id:
+                continue
+            mark = st.verdicts.get(a.finding_id or "")
+            if mark is None or mark.verdict != "dismissed":
+                added += 1
         return reviewed, verdicts, added
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 STORE_NAME = "review.sqlite3"
 STORE_VERSION = 1
@@ -307,8 +308,10 @@ class ReviewStore:
                 data,
             ),
         )
+        seq = cur.lastrowid
+        assert seq is not None  # always set after a successful INSERT
         return Event(
-            cur.lastrowid,
+            seq,
             at,
             ev["reviewer"],
             ev["kind"],
@@ -391,7 +394,7 @@ class ReviewStore:
             not isinstance(decision_index, int) or decision_index < 0
         ):
             raise ReviewInputError("decision_index must be a 0-based item index or null")
-        clean = []
+        clean: list[dict[str, Any]] = []
         for e in evidence or []:
             quote = str(e.get("quote") or "")
             if not quote.strip():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from imr_llm.report.html import EV_MISSING, _locate, _segments
 from imr_llm.review.folder import AuditFolder, quote_pages
@@ -55,10 +56,10 @@ class Workbench:
         for ev in st.added.values():
             if _live_added(ev, st):
                 added_by_letter[ev.letter_id] = added_by_letter.get(ev.letter_id, 0) + 1
-        rows = []
+        rows: list[dict[str, Any]] = []
         flagged = reviewed_flagged = reviewed_all = 0
         for e in self.folder.letters:
-            verdicts = {"confirmed": 0, "dismissed": 0, "unsure": 0}
+            verdicts: dict[str | None, int] = {"confirmed": 0, "dismissed": 0, "unsure": 0}
             new = 0
             for f in e.findings:
                 v = st.verdicts.get(f["id"])
@@ -120,26 +121,26 @@ class Workbench:
         added = [ev for ev in st.added.values() if ev.letter_id == letter_id]
         added.sort(key=lambda ev: ev.seq)
 
-        findings = []
-        for f in rec.findings:
-            v = st.verdicts.get(f.id)
+        findings: list[dict[str, Any]] = []
+        for tf in rec.findings:
+            v = st.verdicts.get(tf.id or "")
             findings.append(
                 {
-                    "id": f.id,
+                    "id": tf.id,
                     "origin": "tool",
-                    "code": f.code,
-                    "severity": f.severity.value,
-                    "decision_index": f.decision_index,
-                    "message": f.message,
-                    "detector": f.detector,
-                    "evidence": [e.model_dump() for e in f.evidence],
+                    "code": tf.code,
+                    "severity": tf.severity.value,
+                    "decision_index": tf.decision_index,
+                    "message": tf.message,
+                    "detector": tf.detector,
+                    "evidence": [e.model_dump() for e in tf.evidence],
                     "verdict": _verdict(v, st),
-                    "new": v is None and seen.get(f.id, 0) > 0,
+                    "new": v is None and seen.get(tf.id or "", 0) > 0,
                 }
             )
         for ev in added:
             d = ev.data
-            v = st.verdicts.get(ev.finding_id)
+            v = st.verdicts.get(ev.finding_id or "")
             findings.append(
                 {
                     "id": ev.finding_id,
@@ -176,10 +177,10 @@ class Workbench:
         segments = None
         if text is not None:
             anchors = []
-            for d in rec.decisions:
-                start = d.heading_span[0] if d.heading_span else d.span[0]
+            for dec in rec.decisions:
+                start = dec.heading_span[0] if dec.heading_span else dec.span[0]
                 if 0 <= start <= len(text):
-                    anchors.append((start, d.index))
+                    anchors.append((start, dec.index))
             segments = _segments(text, spans, anchors)
 
         pdf = self.folder.source_pdf(letter_id)
