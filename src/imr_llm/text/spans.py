@@ -266,6 +266,8 @@ def undouble_lines(text: str) -> str:
     paragraph break (two or more blank lines there) stays a blank line. Other texts are
     returned as they are."""
     lines = text.count("\n") + 1
+    if text.count("\n\n") < _DOUBLE_SPACED_SHARE * lines / 2:
+        return text  # most lines run straight on: the common case, decided without a scan
     doubled = len(_BLANK_BETWEEN.findall(text))
     nonblank = sum(1 for line in text.split("\n") if line.strip())
     if nonblank < 10 or doubled < _DOUBLE_SPACED_SHARE * nonblank or doubled > lines:
