@@ -212,7 +212,11 @@ _REASON_REACH = 8
 # A conclusion that carries its own reason.
 _BECAUSE = re.compile(
     r"\b(?:because|since|given(?!\s+(?:the\s+above|the\s+foregoing|this|these|that|all|the\s+"
-    r"(?:information|documentation|records)))|due\s+to|in\s+the\s+absence\s+of|without|"
+    r"(?:information|documentation|records)))|due\s+to|"
+    # "in the absence of such documentation" points back at the sentence before: not here
+    r"(?:in\s+the\s+absence\s+of|without)\s+(?!such\b|this\b|these\b|that\b|the\s+above\b)"
+    r"(?:any\s+|the\s+|clear\s+|objective\s+|further\s+)*(?:documentation|documented|evidence|"
+    r"indication|objective|improvement|failure|a\s+trial|trial)|"
     r"as\s+(?:there|no|this\s+patient|the\s+patient|he|she))\b",
     re.I,
 )
