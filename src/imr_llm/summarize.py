@@ -328,8 +328,8 @@ def _body_parts(statements: list[Evidence | None], decisions: list[Decision]) ->
     """Regions named by the injury and diagnoses statements and by the disputed items, and
     nothing else (not guideline prose, exam findings or where pain radiates)."""
     found: list[str] = []
-    sources = [e.quote for e in statements if e is not None]
-    sources += [d.item for d in decisions]
+    told = [e.quote for e in statements if e is not None]
+    sources = told + [d.item for d in decisions]
     for src in sources:
         for site in anatomy.find_sites(src):
             if _RADIATES.search(src, max(0, site.start - 40), site.start):
@@ -337,11 +337,18 @@ def _body_parts(statements: list[Evidence | None], decisions: list[Decision]) ->
             name = anatomy.region_name(site.region)
             if name not in found:
                 found.append(name)
+    if any(_PSYCHE.search(src) for src in told) and "psyche" not in found:
+        found.append("psyche")  # a psychiatric injury: no body site, still what was injured
     if "spine" in found and any(n.endswith(" spine") for n in found):
         found.remove("spine")  # "lumbar paraspinal" and "lumbar spine": one region
     return found
 
 
+_PSYCHE = re.compile(
+    r"\b(?:depress\w*|anxiety|psychiatric|psychological|post-?\s?traumatic\s+stress|PTSD|"
+    r"adjustment\s+disorder|panic\s+disorder)\b",
+    re.I,
+)
 _RADIATES = re.compile(r"\bradiat\w*\b[^.;]*$", re.I)
 
 
