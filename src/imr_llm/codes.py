@@ -35,13 +35,16 @@ class CodeSpec:
     meaning: str
     raised_when: str
     at_most_low_when: str
+    # Whether findings of this code on the same item from two detectors are one defect (merged,
+    # evidence joined) or may each stand (several dates, several planted passages).
+    merge: bool = True
 
 
 H, M, L, INFO = Severity.high, Severity.medium, Severity.low, Severity.info
 
 
-def _spec(code, default, allowed, meaning, raised_when, low_when="") -> CodeSpec:
-    return CodeSpec(Code(code), default, frozenset(allowed), meaning, raised_when, low_when)
+def _spec(code, default, allowed, meaning, raised_when, low_when="", merge=True) -> CodeSpec:
+    return CodeSpec(Code(code), default, frozenset(allowed), meaning, raised_when, low_when, merge)
 
 
 SPECS: dict[Code, CodeSpec] = {
@@ -110,6 +113,7 @@ SPECS: dict[Code, CodeSpec] = {
             "UR, request, dispensing) before the injury or after the decision; a year out of "
             "range. Birth, regulation, guideline-edition and future dates never count",
             "the date's role is unknown",
+            merge=False,
         ),
         _spec(
             "demographic-inconsistency",
@@ -134,6 +138,7 @@ SPECS: dict[Code, CodeSpec] = {
             {L},
             "rules and LLM read a field differently",
             "never above low",
+            merge=False,
         ),
         _spec(
             "suspicious-instructions",
@@ -141,6 +146,7 @@ SPECS: dict[Code, CodeSpec] = {
             {H},
             "letter text addresses automated reviewers; blanked before every other check",
             "imperatives to a model or checker, in any section",
+            merge=False,
         ),
         _spec(
             "missing-decision",
@@ -174,6 +180,7 @@ SPECS: dict[Code, CodeSpec] = {
 }
 
 CODE_SEVERITY: dict[str, str] = {c.value: s.default.value for c, s in SPECS.items()}
+UNMERGED: frozenset[str] = frozenset(c.value for c, s in SPECS.items() if not s.merge)
 
 
 def readme_table() -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from imr_llm.checks import CheckContext, run_checks
 from imr_llm.checks.instructions import find_instructions, mask
+from imr_llm.codes import UNMERGED
 from imr_llm.ingest import DEFAULT_MAX_BYTES, IngestError, file_sha256, read_letter
 from imr_llm.schemas import AuditRecord, ErrorKind, Letter, RecordError
 from imr_llm.segment import segment
@@ -249,11 +250,7 @@ def merge_findings(findings):
     for f in findings:
         key = (f.code, f.decision_index)
         first = merged.get(key)
-        if first is None or f.code in (
-            "extraction-disagreement",
-            "suspicious-instructions",
-            "date-inconsistency",
-        ):
+        if first is None or f.code in UNMERGED:
             merged.setdefault(key, f)
             out.append(f)
             continue
