@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from imr_llm.codes import Code
 from imr_llm.evals.metrics import normalize_item
 from imr_llm.guidelines import find_topics, topics_related, treatment_topics
 from imr_llm.ingest import IngestError, expand_paths, owner_only_open, read_letter
@@ -207,7 +208,7 @@ def _finding(code: str, index: int | None, note: str) -> dict:
 
 class Operator:
     name = ""
-    code = ""
+    code: Code
     description = ""
 
     def candidates(self, src: Source, rng: random.Random) -> list[Planted]:
@@ -233,7 +234,7 @@ _DECISION_WORDS = {
 
 class FlipDecision(Operator):
     name = "flip-decision"
-    code = "decision-conclusion-mismatch"
+    code = Code.decision_conclusion_mismatch
     description = (
         "flip an item's decision word (Upheld <-> Overturned) so it contradicts its rationale"
     )
@@ -345,7 +346,7 @@ _CONCL_POS = re.compile(
 
 class FlipConclusion(Operator):
     name = "flip-conclusion"
-    code = "decision-conclusion-mismatch"
+    code = Code.decision_conclusion_mismatch
     description = "negate (or un-negate) the rationale's concluding sentence"
 
     def candidates(self, src, rng):
@@ -428,7 +429,7 @@ _CHAPTER_RX = re.compile(
 
 class SwapRegionChapter(Operator):
     name = "swap-region-chapter"
-    code = "guideline-region-mismatch"
+    code = Code.guideline_region_mismatch
     description = (
         "swap the reviewer's body-region chapter for one that fits neither the item nor the injury"
     )
@@ -641,7 +642,7 @@ def _topics_in(text: str) -> set[str]:
 
 class SwapTopicCitation(Operator):
     name = "swap-topic-citation"
-    code = "guideline-topic-mismatch"
+    code = Code.guideline_topic_mismatch
     description = "replace the reviewer's cited section/page with another treatment's"
 
     def candidates(self, src, rng):
@@ -719,7 +720,7 @@ def _injury_date(src: Source) -> date | None:
 
 class DateBeforeInjury(Operator):
     name = "date-before-injury"
-    code = "date-inconsistency"
+    code = Code.date_inconsistency
     description = "move a post-injury date in the case summary to before the date of injury"
 
     def candidates(self, src, rng):
@@ -773,7 +774,7 @@ class DateBeforeInjury(Operator):
 
 class ImpossibleDate(Operator):
     name = "impossible-date"
-    code = "date-inconsistency"
+    code = Code.date_inconsistency
     description = (
         "give a case summary date of care or review an impossible year (3016) or a day after "
         "the letter's own decision date"
@@ -883,7 +884,7 @@ def _swap_pronoun(word: str, text: str, end: int) -> str:
 
 class PronounSwitch(Operator):
     name = "pronoun-switch"
-    code = "demographic-inconsistency"
+    code = Code.demographic_inconsistency
     description = "switch the patient's pronouns after the introduction against the stated sex"
 
     def candidates(self, src, rng):
@@ -949,7 +950,7 @@ _OTHER_PERSON = re.compile(
 
 class RationalePronounSwitch(Operator):
     name = "rationale-pronoun-switch"
-    code = "demographic-inconsistency"
+    code = Code.demographic_inconsistency
     description = (
         "in one rationale, call the patient by the other sex's pronoun in one sentence about "
         "the patient (switch its pronouns, or put one in place of 'the patient'); the rest of "
@@ -1107,7 +1108,7 @@ def _different_treatments(a: str, b: str) -> bool:
 
 class SwapRationales(Operator):
     name = "swap-rationales"
-    code = "treatment-mismatch"
+    code = Code.treatment_mismatch
     description = "swap the rationales of two items whose treatments are unrelated"
 
     def candidates(self, src, rng):
@@ -1226,7 +1227,7 @@ def _documented(text: str, start: int, end: int) -> list[tuple[str, str, tuple[i
 
 class NoDocumentation(Operator):
     name = "no-documentation"
-    code = "fact-contradiction"
+    code = Code.fact_contradiction
     description = "make an upheld item's rationale deny for 'no documentation' of a finding the summary documents"
 
     def candidates(self, src, rng):
@@ -1366,7 +1367,7 @@ def _stated_limit(text: str) -> int | None:
 
 class RaiseQuantity(Operator):
     name = "raise-quantity"
-    code = "quantity-over-limit"
+    code = Code.quantity_over_limit
     description = (
         "raise an overturned item's requested quantity past the limit its rationale states"
     )
@@ -1492,7 +1493,7 @@ INJECTIONS = [
 
 class InjectInstructions(Operator):
     name = "inject-instructions"
-    code = "suspicious-instructions"
+    code = Code.suspicious_instructions
     description = "insert text addressed to automated reviewers"
 
     def candidates(self, src, rng):
@@ -1620,7 +1621,7 @@ def _unilateral_item_sites(src: Source, d: Decision) -> list[anatomy.Site]:
 
 class SwapSide(Operator):
     name = "swap-side"
-    code = "treatment-mismatch"
+    code = Code.treatment_mismatch
     description = "flip left/right of the item's body site in the sentences deciding it"
 
     def candidates(self, src, rng):
@@ -1688,7 +1689,7 @@ class SwapSide(Operator):
 
 class SwapBodyPart(Operator):
     name = "swap-body-part"
-    code = "treatment-mismatch"
+    code = Code.treatment_mismatch
     description = "name another body region in place of the item's in the sentences deciding it"
 
     def candidates(self, src, rng):
