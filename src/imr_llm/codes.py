@@ -1,4 +1,4 @@
-"""The finding codes: one spec per code with its severity policy. The README's code table is
+"""The finding codes and severities: one spec per code with its severity policy. The README's code table is
 generated from here (``python -m imr_llm.codes``), and a test holds every finding to it."""
 
 from __future__ import annotations
@@ -6,7 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from imr_llm.schemas import Severity
+
+class Severity(StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
 
 
 class Code(StrEnum):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imr_llm.codes import Code, Severity
+
 SCHEMA_VERSION = 1
 
 Layout = Literal["dwc-2013", "dwc-2014", "dwc-2015", "dwc-2016", "unknown"]
@@ -19,17 +21,6 @@ Outcome = Literal["upheld", "overturned", "unknown"]
 Conclusion = Literal["medically_necessary", "not_medically_necessary", "unclear"]
 Sex = Literal["male", "female"]
 Detector = Literal["rules", "llm"]
-
-
-class Severity(StrEnum):
-    high = "high"
-    medium = "medium"
-    low = "low"
-    info = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
 
 
 class ErrorKind(StrEnum):
@@ -123,7 +114,7 @@ class Finding(BaseModel):
         default=None,
         description="Stable id (finding_id): set when the record is written (to_json_dict).",
     )
-    code: str
+    code: Code
     severity: Severity
     decision_index: int | None = None
     message: str

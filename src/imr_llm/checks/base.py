@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from imr_llm.codes import Code
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Letter, Severity
 from imr_llm.text.spans import (  # noqa: F401  re-exported for checks
     FOLD_UNSAFE,
@@ -86,7 +87,7 @@ def finding(
     decision_index: int | None = None,
 ) -> Finding:
     return Finding(
-        code=code,
+        code=Code(code),
         severity=Severity(severity),
         decision_index=decision_index,
         message=message,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imr_llm.checks.base import CheckContext, register
+from imr_llm.codes import Code
 from imr_llm.schemas import Finding, Severity
 
 _EXPECTED = {"upheld": "not_medically_necessary", "overturned": "medically_necessary"}
@@ -30,7 +31,7 @@ def decision_conclusion(ctx: CheckContext) -> list[Finding]:
         )
         out.append(
             Finding(
-                code="decision-conclusion-mismatch",
+                code=Code.decision_conclusion_mismatch,
                 severity=Severity.high,
                 decision_index=d.index,
                 message=f"Decision reads {d.outcome.capitalize()} but its rationale concludes the request {said}.",

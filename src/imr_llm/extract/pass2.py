@@ -60,6 +60,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from imr_llm.codes import Code
 from imr_llm.extract.llm import compact, gather_or_cancel, letter_head
 from imr_llm.guidelines import body_regions, find_regions, topics_related, treatment_topics
 from imr_llm.llm.client import LLMClient, LLMError
@@ -648,7 +649,7 @@ def criteria_finding(
         if not evidence:
             return None
         return Finding(
-            code="criteria-decision-mismatch",
+            code=Code.criteria_decision_mismatch,
             severity=Severity.high,
             decision_index=d.index,
             message=f"Item {d.index + 1} was Overturned (medically necessary), but its rationale {why}.",
@@ -676,7 +677,7 @@ def criteria_finding(
     else:
         return None
     return Finding(
-        code="criteria-decision-mismatch",
+        code=Code.criteria_decision_mismatch,
         severity=Severity.high,
         decision_index=d.index,
         message=(
@@ -776,7 +777,7 @@ def subject_finding(
 
     def make(what: str, ev: Evidence) -> Finding:
         return Finding(
-            code="treatment-mismatch",
+            code=Code.treatment_mismatch,
             severity=Severity.medium,
             decision_index=d.index,
             message=f"Item {d.index + 1} is '{_short(item)}', but its rationale {what}.",
@@ -951,7 +952,7 @@ def fact_findings(
     for c, e in pairs[1:]:
         evidence += [c.evidence, e]
     return Finding(
-        code="fact-contradiction",
+        code=Code.fact_contradiction,
         severity=Severity.high,
         decision_index=d.index,
         message=(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from imr_llm.codes import Code
 from imr_llm.extract.llm import LLMExtraction
 from imr_llm.llm.responses import ListedItem
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Severity
@@ -25,7 +26,7 @@ def _finding(
     message: str, evidence: list[Evidence | None], decision_index: int | None = None
 ) -> Finding:
     return Finding(
-        code=CODE,
+        code=Code(CODE),
         severity=Severity.low,
         decision_index=decision_index,
         message=message,
