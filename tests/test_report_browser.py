@@ -134,7 +134,9 @@ class Letter:
                 case=CaseFacts(case_number=self.id, **case),
                 decisions=self.decisions,
                 findings=self.findings,
-                summary=f"Reviewer decided {len(self.decisions)} item(s): {items}.",
+                # one part a line, as the extractive summary writes it
+                summary=f"Injury: a fall at work.\nReviewer decided {len(self.decisions)} "
+                f"item(s): {items}.",
             ),
             self.text,
         )
@@ -490,6 +492,8 @@ def test_report_in_browser(report: Path, tmp_path: Path) -> None:
         wait.until(
             lambda d: d.find_element(By.ID, "detail").get_attribute("data-letter") == "CM16-0041187"
         )
+        summary = driver.find_element(By.CSS_SELECTOR, "#detail .summary").text
+        assert summary.splitlines()[0] == "Injury: a fall at work."  # one part a line
         decisions = driver.find_elements(By.CSS_SELECTOR, "table.decisions tbody tr")
         assert len(decisions) == 1
         assert "Ankle and Foot" in decisions[0].text
