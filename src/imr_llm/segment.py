@@ -460,13 +460,6 @@ def parse_conclusion(text: str, span: tuple[int, int]) -> tuple[Conclusion, Evid
     return ("not_medically_necessary" if c.polarity == "negated" else "medically_necessary"), ev
 
 
-def _find_all(haystack: str, needle: str):
-    i = haystack.find(needle)
-    while i != -1:
-        yield i
-        i = haystack.find(needle, i + 1)
-
-
 def _heading_2013_end(text: str, pos: int, limit: int) -> int:
     """End of a 2013 item heading starting at ``pos``: the end of its last line before a blank
     line, the block's first label or the next numbered line (at most six lines)."""

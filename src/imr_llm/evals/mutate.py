@@ -1619,6 +1619,18 @@ def _unilateral_item_sites(src: Source, d: Decision) -> list[anatomy.Site]:
     return out
 
 
+def _item_unchanged(src: Source, planted: Planted, seg: Segmentation) -> list[str]:
+    """Problems if the edited item (``expect["index"]``) no longer reads as it did."""
+    i = planted.expect["index"]
+    a, b = src.seg.decisions[i], seg.decisions[i]
+    problems = []
+    if (a.outcome, a.conclusion) != (b.outcome, b.conclusion):
+        problems.append(f"item {i} now parses differently")
+    if normalize_item(a.item) != normalize_item(b.item):
+        problems.append(f"item {i}'s heading changed")
+    return problems
+
+
 class SwapSide(Operator):
     name = "swap-side"
     code = Code.treatment_mismatch
@@ -1675,16 +1687,7 @@ class SwapSide(Operator):
         return out
 
     def verify(self, src, planted, text, seg):
-        problems = super().verify(src, planted, text, seg)
-        if problems:
-            return problems
-        i = planted.expect["index"]
-        a, b = src.seg.decisions[i], seg.decisions[i]
-        if (a.outcome, a.conclusion) != (b.outcome, b.conclusion):
-            problems.append(f"item {i} now parses differently")
-        if normalize_item(a.item) != normalize_item(b.item):
-            problems.append(f"item {i}'s heading changed")
-        return problems
+        return super().verify(src, planted, text, seg) or _item_unchanged(src, planted, seg)
 
 
 class SwapBodyPart(Operator):
@@ -1763,16 +1766,7 @@ class SwapBodyPart(Operator):
         return out
 
     def verify(self, src, planted, text, seg):
-        problems = super().verify(src, planted, text, seg)
-        if problems:
-            return problems
-        i = planted.expect["index"]
-        a, b = src.seg.decisions[i], seg.decisions[i]
-        if (a.outcome, a.conclusion) != (b.outcome, b.conclusion):
-            problems.append(f"item {i} now parses differently")
-        if normalize_item(a.item) != normalize_item(b.item):
-            problems.append(f"item {i}'s heading changed")
-        return problems
+        return super().verify(src, planted, text, seg) or _item_unchanged(src, planted, seg)
 
 
 OPERATORS: dict[str, Operator] = {

@@ -6,6 +6,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import date
+from typing import Literal, cast
 
 from imr_llm.text.spans import matches_at
 
@@ -163,8 +164,7 @@ def find_any_year(
 
 # ---------------------------------------------------------------- the role of a date
 
-Role = str
-ROLES = (
+Role = Literal[
     "birth",
     "regulation",
     "injury",
@@ -176,7 +176,7 @@ ROLES = (
     "visit",
     "future",
     "unknown",
-)
+]
 # Roles of dates that are events of this patient's care or of its review.
 CARE_ROLES = frozenset(("injury", "dispensing", "ur", "request", "imaging", "visit"))
 # Cues for each role, searched in the date's clause; the nearest cue wins, except that the
@@ -229,20 +229,19 @@ _ADJACENT = 40
 
 def date_role(text: str, start: int, end: int, floor: int = 0, ceil: int | None = None) -> Role:
     """What the date at ``text[start:end]`` is the date of, read from its clause: the nearest
-    role cue wins (before the date counts double the distance after it, since "seen on DATE"
-    is the common order), a birth or regulation cue within a few words wins outright."""
+    role cue wins (a cue after the date counts at twice its distance, since "seen on DATE" is
+    the common order); a birth or regulation cue within a few words wins outright."""
     ceil = len(text) if ceil is None else ceil
     lo = _clause_edge(text, start, floor, -1)
     hi = _clause_edge(text, end, ceil, +1)
-    best: tuple[int, str] | None = None
     if _FUTURE.search(text, lo, start):
         return "future"
+    best: tuple[int, Role] | None = None
     for m in _CUE.finditer(text, lo, hi):
-        role = m.lastgroup or "unknown"
-        dist = start - m.end() if m.end() <= start else 2 * (m.start() - end)
         if m.start() < end and m.end() > start:
             continue
-        dist = max(dist, 0)
+        role = cast(Role, m.lastgroup)
+        dist = start - m.end() if m.end() <= start else 2 * (m.start() - end)
         if role in _NON_CARE and dist <= _ADJACENT:
             return role
         if best is None or dist < best[0]:

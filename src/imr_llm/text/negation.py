@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from imr_llm.text.spans import find_all
+
 Polarity = Literal["affirmed", "negated"]
 
 _TRIGGERS = frozenset(
@@ -345,7 +347,7 @@ def _targets(text: str, start: int, end: int) -> list[re.Match]:
     low = text[start:end].lower()
     if len(low) != end - start:
         return list(_TARGET.finditer(text, start, end))
-    spots = sorted(start + i for a in _ANCHORS for i in _find_all(low, a))
+    spots = sorted(start + i for a in _ANCHORS for i in find_all(low, a))
     found: list[re.Match] = []
     pos = start
     for p in spots:
@@ -358,13 +360,6 @@ def _targets(text: str, start: int, end: int) -> list[re.Match]:
                 pos = m.end()
                 break
     return found
-
-
-def _find_all(haystack: str, needle: str):
-    i = haystack.find(needle)
-    while i != -1:
-        yield i
-        i = haystack.find(needle, i + 1)
 
 
 def _clause_start(text: str, pos: int, floor: int) -> int:

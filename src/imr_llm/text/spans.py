@@ -273,3 +273,11 @@ def undouble_lines(text: str) -> str:
     if nonblank < 10 or doubled < _DOUBLE_SPACED_SHARE * nonblank or doubled > lines:
         return text
     return _BLANK_BETWEEN.sub("\n", text)
+
+
+def find_all(haystack: str, needle: str) -> Iterator[int]:
+    """Every position of ``needle`` in ``haystack`` (overlapping), in order."""
+    i = haystack.find(needle)
+    while i != -1:
+        yield i
+        i = haystack.find(needle, i + 1)
