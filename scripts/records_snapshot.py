@@ -8,7 +8,7 @@ the snapshot file; prints one sha256 per set. Compare two snapshots with ``--com
     python scripts/records_snapshot.py /tmp/after.jsonl           # on the new one
     python scripts/records_snapshot.py --compare /tmp/before.jsonl /tmp/after.jsonl
 
-``--compare`` exits 1 and names the first letters that differ when any record changed.
+``--ignore summary,summary_parts`` leaves those fields out of the comparison. ``--compare`` exits 1 and names the first letters that differ when any record changed.
 """
 
 from __future__ import annotations
@@ -49,8 +49,22 @@ def _load(path: Path) -> dict[str, list[str]]:
     return sets
 
 
-def compare(before: Path, after: Path) -> int:
+def _without(lines: list[str], ignore: set[str]) -> list[str]:
+    if not ignore:
+        return lines
+    out = []
+    for line in lines:
+        rec = json.loads(line)
+        for key in ignore:
+            rec.pop(key, None)
+        out.append(json.dumps(rec, sort_keys=True, ensure_ascii=False))
+    return out
+
+
+def compare(before: Path, after: Path, ignore: set[str] = frozenset()) -> int:
     a, b = _load(before), _load(after)
+    a = {k: _without(v, ignore) for k, v in a.items()}
+    b = {k: _without(v, ignore) for k, v in b.items()}
     bad = 0
     for name in sorted(set(a) | set(b)):
         ra, rb = a.get(name, []), b.get(name, [])
@@ -69,11 +83,14 @@ def main() -> int:
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--compare", action="store_true", help="compare two snapshot files")
     ap.add_argument("--evals", type=Path, default=ROOT / "evals")
+    ap.add_argument(
+        "--ignore", default="", help="with --compare: comma-separated record fields to leave out"
+    )
     args = ap.parse_args()
     if args.compare:
         if len(args.paths) != 2:
             ap.error("--compare takes two snapshot files")
-        return compare(*args.paths)
+        return compare(*args.paths, ignore={k for k in args.ignore.split(",") if k})
     sets = snapshot(args.evals)
     with args.paths[0].open("w", encoding="utf-8") as fh:
         for name, lines in sets.items():
