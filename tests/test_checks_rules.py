@@ -564,6 +564,13 @@ def test_side_silent(summary, items, rationale):
             "There are no red flags that would warrant a cervical MRI at this time.",
             "MRI of the cervical spine",
         ),
+        # a surgery item (its class alone is too generic to compare) restated for another part
+        (
+            "Right knee arthroscopy with partial meniscectomy",
+            "Imaging confirms the tear. Accordingly, the request for right hip arthroscopy with "
+            "partial meniscectomy is medically necessary.",
+            "of the hip",
+        ),
     ],
 )
 def test_deciding_sentence_on_another_body_part(item, rationale, about):

@@ -577,17 +577,18 @@ def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) ->
     item_sites = most_specific(_sites(d.item))
     if not item_sites:
         return []
-    item_topics = treatment_topics(_treatment_words(d.item)) - _LINKED
+    named_topics = treatment_topics(_treatment_words(d.item))
+    item_topics = named_topics - _LINKED
     deciding = _deciding(ctx.text, base, base + len(rationale), item_topics)
     sited = [(a, b, _sites_in(rationale, base, a, b), points) for a, b, points in deciding]
     found = _side_conflict(ctx, d, item_sites, [(a, b, x) for a, b, x, _ in sited])
     if found is None:
         found = _side_throughout(ctx, d, item_sites, rationale, base)
-    if found is None and item_topics:
+    if found is None and named_topics:
         # guideline prose names treatments for other regions: only a sentence about the
-        # request itself counts here
+        # request itself counts here, so a surgery item ("arthroscopy") is compared too
         strong = [(a, b, x) for a, b, x, points in sited if points]
-        found = _part_conflict(ctx, d, item_sites, item_topics, strong)
+        found = _part_conflict(ctx, d, item_sites, named_topics, strong)
     if found is None:
         return []
     message, (a, b) = found
