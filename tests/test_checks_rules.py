@@ -578,6 +578,21 @@ def test_deciding_sentence_on_another_body_part(item, rationale, about):
     assert "deciding sentence is about" in f.message and about in f.message
 
 
+def test_deciding_sentence_rests_on_another_parts_condition():
+    rationale = (
+        "One viscosupplement injection to the left knee is requested. Guidelines reserve it "
+        "for severe osteoarthritis. The notes do not show that her shoulder condition is due "
+        "to osteoarthritis; therefore this request is not medically necessary."
+    )
+    ctx = build(NECK_AND_BACK, Item("Viscosupplement injection to the left knee", rationale))
+    (f,) = run(check_treatment_mismatch, ctx)
+    assert "rests on the patient's shoulder condition" in f.message
+    # the same sentence naming the item's own part as well decides nothing else
+    both = rationale.replace("her shoulder condition", "her shoulder condition or knee pain")
+    ctx = build(NECK_AND_BACK, Item("Viscosupplement injection to the left knee", both))
+    assert run(check_treatment_mismatch, ctx) == []
+
+
 @pytest.mark.parametrize(
     "rationale",
     [

@@ -590,6 +590,10 @@ def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) ->
         strong = [(a, b, x) for a, b, x, points in sited if points]
         found = _part_conflict(ctx, d, item_sites, named_topics, strong)
     if found is None:
+        found = _condition_conflict(
+            ctx, d, item_sites, [(a, b, x) for a, b, x, points in sited if points]
+        )
+    if found is None:
         return []
     message, (a, b) = found
     evidence = item_evidence(ctx, d) + [ctx.evidence(a, b)]
@@ -720,6 +724,43 @@ def _part_conflict(
                 return (
                     f"The item is for the {_region_names(regions)}, but the rationale's "
                     f"deciding sentence is about {m.text} of the {region_name(site.region)}.",
+                    (a, b),
+                )
+    return None
+
+
+# The patient's condition named by its body site: "the patient's hip condition", "her knee
+# pain", "the claimant's shoulder complaints".
+_PATIENTS = re.compile(
+    r"\b(?:(?:the )?(?:patient|claimant|injured worker|worker|employee|applicant)['’]s|his|her|their)"
+    r"\s+(?:(?:left|right|bilateral|chronic|ongoing|persistent|current)\s+)*$",
+    re.I,
+)
+_CONDITION = re.compile(
+    r"\s*(?:joint\s+|region\s+)?(?:condition|pain|symptoms?|complaints?|injury|injuries|problems?|"
+    r"diagnosis|pathology)\b",
+    re.I,
+)
+
+
+def _condition_conflict(
+    ctx, d, item_sites: list[Site], deciding
+) -> tuple[str, tuple[int, int]] | None:
+    """A sentence deciding the request rests on the patient's condition of a body site the
+    item's could not be ("...the patient's hip condition..., therefore this request is not
+    medically necessary" for a knee item), and names no site the item's could be."""
+    regions = {x.region for x in item_sites}
+    text = ctx.text
+    for a, b, sites in deciding:
+        if not sites or any(compatible(x.region, r) for x in sites for r in regions):
+            continue
+        for x in sites:
+            if _PATIENTS.search(text, max(a, x.start - 60), x.start) and _CONDITION.match(
+                text, x.end
+            ):
+                return (
+                    f"The item is for the {_region_names(regions)}, but the rationale's "
+                    f"deciding sentence rests on the patient's {region_name(x.region)} condition.",
                     (a, b),
                 )
     return None
