@@ -564,6 +564,15 @@ def test_side_silent(summary, items, rationale):
             "There are no red flags that would warrant a cervical MRI at this time.",
             "MRI of the cervical spine",
         ),
+        # a sentence about this patient (not guideline prose) that recommends the item's
+        # treatment for another part; "prior to" looks ahead, it is no history
+        (
+            "Pre-operative chest x-ray",
+            "Guidelines support testing when results change management. Based on the "
+            "patient's age, a lumbar spine x-ray would be appropriate prior to surgery. "
+            "Therefore, the request is medically necessary.",
+            "x-ray of the lumbar spine",
+        ),
         # a surgery item (its class alone is too generic to compare) restated for another part
         (
             "Right knee arthroscopy with partial meniscectomy",
@@ -605,6 +614,9 @@ def test_deciding_sentence_rests_on_another_parts_condition():
         "An MRI of the elbow was performed previously and the request is not necessary.",
         # the item's own region is in the deciding sentence too
         "Without elbow findings, the request for MRI of the wrist is not medically necessary.",
+        # guideline prose speaking of a patient in general
+        "MRI of the elbow is recommended when the patient has mechanical symptoms. Wrist "
+        "imaging has no such indication documented.",
     ],
 )
 def test_body_part_silent(rationale):

@@ -536,7 +536,7 @@ _POINTS_AT_REQUEST = spaced(
 # Sentences that tell what happened before the review (an earlier decision, a study already
 # done) mention other sites and sides freely; they do not decide this request.
 _HISTORY = spaced(
-    r"\b(?:utilization review|UR|previously|prior|earlier|underwent|had (?:an?|the)|"
+    r"\b(?:utilization review|UR|previously|prior(?! to\b)|earlier|underwent|had (?:an?|the)|"
     r"showed|revealed|demonstrated|was performed|were performed|dated|"
     r"(?:was|were) (?:denied|modified|non-?certified|certified|approved|authorized|"
     r"recommended|requested|ordered))\b"
@@ -587,7 +587,11 @@ def _site_mismatch(ctx, d, rationale: str, base: int, common: frozenset[str]) ->
     if found is None and named_topics:
         # guideline prose names treatments for other regions: only a sentence about the
         # request itself counts here, so a surgery item ("arthroscopy") is compared too
-        strong = [(a, b, x) for a, b, x, points in sited if points]
+        strong = [
+            (a, b, x)
+            for a, b, x, points in sited
+            if points or _ABOUT_PATIENT.search(ctx.text, a, b)
+        ]
         found = _part_conflict(ctx, d, item_sites, named_topics, strong)
     if found is None:
         found = _condition_conflict(
@@ -729,6 +733,13 @@ def _part_conflict(
     return None
 
 
+# A sentence about this patient, not guideline prose (which speaks of "the patient" in
+# general): "based on the patient's age, ...", "this claimant", "her".
+_ABOUT_PATIENT = re.compile(
+    r"\b(?:the (?:patient|claimant|injured worker|employee|applicant)['’]s|"
+    r"this (?:patient|claimant|injured worker|employee|applicant)|his|her)\b",
+    re.I,
+)
 # The patient's condition named by its body site: "the patient's hip condition", "her knee
 # pain", "the claimant's shoulder complaints".
 _PATIENTS = re.compile(
