@@ -328,26 +328,36 @@ def test_conclusion_quoting_another_items_request_word_for_word():
 
 
 @pytest.mark.parametrize(
-    ("item", "rationale", "says"),
+    ("item", "rationale", "says", "severity"),
     [
+        # the conclusion names the item itself: a slip of the pen, low
         (
             "NCS/EMG RUE",
             "No, the request for electrodiagnostic testing of the right upper extremity was not "
             "medically necessary. The provider stated that the ultrasound testing in question "
             "was ordered to rule out a brachial plexopathy.",
             "ultrasound testing",
+            Severity.low,
+        ),
+        (
+            "NCS/EMG RUE",
+            "The provider stated that the ultrasound testing in question was ordered to rule "
+            "out a brachial plexopathy. It is not medically necessary.",
+            "ultrasound testing",
+            Severity.medium,
         ),
         (
             "One (1) x-ray of the thoracic spine",
             "X-rays and MRI may be necessary if there is nerve impairment. There are no red "
             "flags that would warrant a cervical MRI at this time.",
             "cervical MRI",
+            Severity.medium,
         ),
     ],
 )
-def test_phrase_pointing_at_another_treatment_or_region(item, rationale, says):
+def test_phrase_pointing_at_another_treatment_or_region(item, rationale, says, severity):
     (f,) = run(check_treatment_mismatch, build(NECK_AND_BACK, Item(item, rationale)))
-    assert says in f.evidence[1].quote
+    assert says in f.evidence[1].quote and f.severity == severity
 
 
 @pytest.mark.parametrize(

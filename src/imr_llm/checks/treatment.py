@@ -481,11 +481,21 @@ def _self_reference(ctx, d, rationale: str, base: int, common: frozenset[str]) -
         for m in rx.finditer(rationale)
         if _points_away(d.item, _phrase(m), others)
     ]
-    if not away and "request" in low:
-        named = [m for m in _CONCLUSION.finditer(rationale) if _names_something(m)]
-        away = [m for m in named if _points_away(d.item, _phrase(m), others)]
-        if len(away) < len(named):
+    named = (
+        [m for m in _CONCLUSION.finditer(rationale) if _names_something(m)]
+        if "request" in low
+        else []
+    )
+    own = [m for m in named if not _points_away(d.item, _phrase(m), others)]
+    severity = Severity.medium
+    if not away:
+        away = [m for m in named if m not in own]
+        if own:
             return []
+    elif own:
+        # a pointing phrase names something else, but a conclusion names the item itself:
+        # a slip of the pen, not a rationale about another treatment
+        severity = Severity.low
     if not away:
         return []
     m = away[0]
@@ -495,7 +505,7 @@ def _self_reference(ctx, d, rationale: str, base: int, common: frozenset[str]) -
     return [
         finding(
             "treatment-mismatch",
-            Severity.medium,
+            severity,
             f"The item is '{d.item[:80]}', but the rationale says it decides '{_phrase(m)}'.",
             evidence,
             d.index,
