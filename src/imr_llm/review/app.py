@@ -139,126 +139,74 @@ def _cookie(header: str, name: str) -> str:
 def create_app(
     wb: Workbench, *, host: str = "127.0.0.1", port_ref: list[int], token: str | None = None
 ):
-    page = (HERE / "review.html").read_text(encoding="utf-8")
-    assets = {
-        "review.js": (HERE / "review.js", "text/javascript; charset=utf-8"),
-        "review.css": (HERE / "review.css", "text/css; charset=utf-8"),
-        "report.css": (REPORT_DIR / "report.css", "text/css; charset=utf-8"),
-    }
-    written = {"events": 0}
+    api = _Api(wb)
+    routes = [
+        Route("/", api.index_page),
+        Route("/static/{name}", api.asset),
+        Route("/api/index", api.index),
+        Route("/api/letter/{letter_id:path}", api.letter),
+        Route("/api/orphans", api.orphans),
+        Route("/api/search", api.search),
+        Route("/api/verdict", api.verdict, methods=["POST"]),
+        Route("/api/add", api.add, methods=["POST"]),
+        Route("/api/letter-state", api.letter_state, methods=["POST"]),
+        Route("/pdf/{letter_id:path}", api.pdf),
+    ]
+    app = Starlette(routes=routes)
+    app.state.written = api.written
+    return Guard(app, host=host, port_ref=port_ref, token=token), api.written
 
-    def index_page(request: Request):
-        return Response(page, media_type="text/html; charset=utf-8")
 
-    def asset(request: Request):
+class _Api:
+    """The workbench's route handlers; ``written`` counts the events this server stored."""
+
+    def __init__(self, wb: Workbench):
+        self.wb = wb
+        self.page = (HERE / "review.html").read_text(encoding="utf-8")
+        self.assets = {
+            "review.js": (HERE / "review.js", "text/javascript; charset=utf-8"),
+            "review.css": (HERE / "review.css", "text/css; charset=utf-8"),
+            "report.css": (REPORT_DIR / "report.css", "text/css; charset=utf-8"),
+        }
+        self.written = {"events": 0}
+
+    def index_page(self, request: Request):
+        return Response(self.page, media_type="text/html; charset=utf-8")
+
+    def asset(self, request: Request):
         name = request.path_params["name"]
-        if name not in assets:
+        if name not in self.assets:
             return PlainTextResponse("not found", status_code=404)
-        path, mime = assets[name]
+        path, mime = self.assets[name]
         return FileResponse(path, media_type=mime)
 
-    def api_index(request: Request):
-        return _guarded(wb.index)
+    def index(self, request: Request):
+        return _guarded(self.wb.index)
 
-    def api_letter(request: Request):
-        data = _guarded(lambda: wb.letter(request.path_params["letter_id"]))
+    def letter(self, request: Request):
+        data = _guarded(lambda: self.wb.letter(request.path_params["letter_id"]))
         if data is None:
             return JSONResponse({"error": "no such letter in this audit"}, status_code=404)
         return data
 
-    def api_orphans(request: Request):
-        return _guarded(lambda: {"orphans": wb.orphans()})
+    def orphans(self, request: Request):
+        return _guarded(lambda: {"orphans": self.wb.orphans()})
 
-    def api_search(request: Request):
+    def search(self, request: Request):
         q = request.query_params.get("q", "")[:200]
-        return _guarded(lambda: {"q": q, "hits": wb.folder.search(q)})
+        return _guarded(lambda: {"q": q, "hits": self.wb.folder.search(q)})
 
-    async def api_verdict(request: Request):
-        body = await _json(request)
-        if isinstance(body, Response):
-            return body
+    async def verdict(self, request: Request):
+        return await _posted(request, self._verdict)
 
-        def run():
-            letter_id = str(body.get("letter_id") or "")
-            finding_id = str(body.get("finding_id") or "")
-            snap = wb.snapshot(letter_id, finding_id)
-            if snap is None:
-                raise ReviewInputError("no such finding in this letter (reload the page)")
-            base = body.get("base_seq")
-            ev, conflict = wb.store.record_verdict(
-                letter_id=letter_id,
-                finding_id=finding_id,
-                verdict=str(body.get("verdict") or ""),
-                reviewer=str(body.get("reviewer") or ""),
-                reason=str(body.get("reason") or ""),
-                note=str(body.get("note") or ""),
-                finding=snap,
-                base_seq=int(base) if isinstance(base, int) else None,
-            )
-            written["events"] += 1
-            return {
-                "event": ev.as_dict(),
-                "conflict": conflict.as_dict() if conflict else None,
-            }
+    async def add(self, request: Request):
+        return await _posted(request, self._add)
 
-        return await _threaded(run)
+    async def letter_state(self, request: Request):
+        return await _posted(request, self._letter_state)
 
-    async def api_add(request: Request):
-        body = await _json(request)
-        if isinstance(body, Response):
-            return body
-
-        def run():
-            letter_id = str(body.get("letter_id") or "")
-            rec = wb.folder.by_id.get(letter_id)
-            if rec is None:
-                raise ReviewInputError("no such letter in this audit")
-            text = wb.folder.text(letter_id) or ""
-            start, end = body.get("start"), body.get("end")
-            quote = str(body.get("quote") or "")
-            if not (isinstance(start, int) and isinstance(end, int)) or text[start:end] != quote:
-                # the quote must be the letter's own text at those offsets
-                at = text.find(quote) if quote else -1
-                if at < 0:
-                    raise ReviewInputError("the selected text is not in this letter")
-                start, end = at, at + len(quote)
-            di = body.get("decision_index")
-            ev = wb.store.add_finding(
-                letter_id=letter_id,
-                code=str(body.get("code") or ""),
-                decision_index=di if isinstance(di, int) else None,
-                evidence=[{"quote": quote, "start": start, "end": end}],
-                reviewer=str(body.get("reviewer") or ""),
-                note=str(body.get("note") or ""),
-                letter_sha256=rec.sha256,
-            )
-            written["events"] += 1
-            return {"event": ev.as_dict()}
-
-        return await _threaded(run)
-
-    async def api_letter_state(request: Request):
-        body = await _json(request)
-        if isinstance(body, Response):
-            return body
-
-        def run():
-            letter_id = str(body.get("letter_id") or "")
-            if letter_id not in wb.folder.by_id:
-                raise ReviewInputError("no such letter in this audit")
-            ev = wb.store.mark_letter(
-                letter_id=letter_id,
-                reviewed=bool(body.get("reviewed")),
-                reviewer=str(body.get("reviewer") or ""),
-                note=str(body.get("note") or ""),
-            )
-            written["events"] += 1
-            return {"event": ev.as_dict()}
-
-        return await _threaded(run)
-
-    def pdf(request: Request):
-        path = wb.folder.source_pdf(request.path_params["letter_id"])
+    def pdf(self, request: Request):
+        path = self.wb.folder.source_pdf(request.path_params["letter_id"])
         if path is None:
             return PlainTextResponse("no source PDF with the audited bytes", status_code=404)
         resp = FileResponse(path, media_type="application/pdf")
@@ -267,21 +215,75 @@ def create_app(
         resp.headers["Content-Security-Policy"] = "sandbox"
         return resp
 
-    routes = [
-        Route("/", index_page),
-        Route("/static/{name}", asset),
-        Route("/api/index", api_index),
-        Route("/api/letter/{letter_id:path}", api_letter),
-        Route("/api/orphans", api_orphans),
-        Route("/api/search", api_search),
-        Route("/api/verdict", api_verdict, methods=["POST"]),
-        Route("/api/add", api_add, methods=["POST"]),
-        Route("/api/letter-state", api_letter_state, methods=["POST"]),
-        Route("/pdf/{letter_id:path}", pdf),
-    ]
-    app = Starlette(routes=routes)
-    app.state.written = written
-    return Guard(app, host=host, port_ref=port_ref, token=token), written
+    def _verdict(self, body: dict) -> dict:
+        wb = self.wb
+        letter_id = str(body.get("letter_id") or "")
+        finding_id = str(body.get("finding_id") or "")
+        snap = wb.snapshot(letter_id, finding_id)
+        if snap is None:
+            raise ReviewInputError("no such finding in this letter (reload the page)")
+        base = body.get("base_seq")
+        ev, conflict = wb.store.record_verdict(
+            letter_id=letter_id,
+            finding_id=finding_id,
+            verdict=str(body.get("verdict") or ""),
+            reviewer=str(body.get("reviewer") or ""),
+            reason=str(body.get("reason") or ""),
+            note=str(body.get("note") or ""),
+            finding=snap,
+            base_seq=int(base) if isinstance(base, int) else None,
+        )
+        self.written["events"] += 1
+        return {"event": ev.as_dict(), "conflict": conflict.as_dict() if conflict else None}
+
+    def _add(self, body: dict) -> dict:
+        wb = self.wb
+        letter_id = str(body.get("letter_id") or "")
+        rec = wb.folder.by_id.get(letter_id)
+        if rec is None:
+            raise ReviewInputError("no such letter in this audit")
+        text = wb.folder.text(letter_id) or ""
+        start, end = body.get("start"), body.get("end")
+        quote = str(body.get("quote") or "")
+        if not (isinstance(start, int) and isinstance(end, int)) or text[start:end] != quote:
+            # the quote must be the letter's own text at those offsets
+            at = text.find(quote) if quote else -1
+            if at < 0:
+                raise ReviewInputError("the selected text is not in this letter")
+            start, end = at, at + len(quote)
+        di = body.get("decision_index")
+        ev = wb.store.add_finding(
+            letter_id=letter_id,
+            code=str(body.get("code") or ""),
+            decision_index=di if isinstance(di, int) else None,
+            evidence=[{"quote": quote, "start": start, "end": end}],
+            reviewer=str(body.get("reviewer") or ""),
+            note=str(body.get("note") or ""),
+            letter_sha256=rec.sha256,
+        )
+        self.written["events"] += 1
+        return {"event": ev.as_dict()}
+
+    def _letter_state(self, body: dict) -> dict:
+        letter_id = str(body.get("letter_id") or "")
+        if letter_id not in self.wb.folder.by_id:
+            raise ReviewInputError("no such letter in this audit")
+        ev = self.wb.store.mark_letter(
+            letter_id=letter_id,
+            reviewed=bool(body.get("reviewed")),
+            reviewer=str(body.get("reviewer") or ""),
+            note=str(body.get("note") or ""),
+        )
+        self.written["events"] += 1
+        return {"event": ev.as_dict()}
+
+
+async def _posted(request: Request, handle) -> Response:
+    """Read the JSON body and run ``handle(body)`` in a worker thread (the store blocks)."""
+    body = await _json(request)
+    if isinstance(body, Response):
+        return body
+    return await _threaded(lambda: handle(body))
 
 
 def _guarded(fn):
