@@ -437,13 +437,34 @@ def _code(card: Scorecard, code: str, severity: str | None = None) -> CodeScore:
 def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> None:
     lid = gold.letter_id
     card.letters += 1
-    ok = rec is not None and rec.status == "ok"
-    usable = rec if ok else None  # the record, when it can be scored
-    if not ok:
+    usable = rec if rec is not None and rec.status == "ok" else None  # a record to score
+    if usable is None:
         card.errors += 1
         msg = "no record" if rec is None else (rec.error.message if rec.error else "status error")
         card.issues.append(Issue(kind="error", letter=lid, code="error", message=msg))
-    produced_case = usable.case.model_dump(mode="json") if usable is not None else {}
+    _score_fields(card, gold, usable.case.model_dump(mode="json") if usable is not None else {})
+    decisions = usable.decisions if usable is not None else []
+    _score_items(card, gold, decisions)
+    matches, misses, alarms = match_findings(
+        gold.findings, usable.findings if usable is not None else []
+    )
+    _score_findings(card, gold, decisions, matches, misses, alarms)
+    _score_cost(card, rec)
+    real_alarms = [p for p in alarms if not is_info(p.code, p.severity.value)]
+    card.per_letter.append(
+        LetterScore(
+            letter_id=lid,
+            status=rec.status if rec is not None else "missing",
+            clean=gold.is_clean,
+            tp=sum(1 for g, _ in matches if not is_info(g.code)),
+            fp=len(real_alarms),
+            fn=sum(1 for g in misses if not is_info(g.code)),
+            seconds=rec.seconds if rec is not None else None,
+        )
+    )
+
+
+def _score_fields(card: Scorecard, gold: GoldLabel, produced_case: dict) -> None:
     for name in CASE_FIELDS:
         want = _norm_value(getattr(gold.case, name))
         got = _norm_value(produced_case.get(name))
@@ -461,13 +482,15 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
         card.issues.append(
             Issue(
                 kind="field",
-                letter=lid,
+                letter=gold.letter_id,
                 code=f"field:{name}",
                 message=f"expected {getattr(gold.case, name)!r}, got {produced_case.get(name)!r}",
             )
         )
 
-    decisions = usable.decisions if usable is not None else []
+
+def _score_items(card: Scorecard, gold: GoldLabel, decisions: Sequence) -> None:
+    lid = gold.letter_id
     items = card.items
     items.letters += 1
     items.gold_items += len(gold.decisions)
@@ -515,8 +538,9 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
                 )
             )
 
-    produced = usable.findings if usable is not None else []
-    matches, misses, alarms = match_findings(gold.findings, produced)
+
+def _score_findings(card: Scorecard, gold: GoldLabel, decisions: Sequence, matches, misses, alarms):
+    lid = gold.letter_id
     for gf, _ in matches:
         _code(card, gf.code).tp += 1
     for gf in misses:
@@ -552,34 +576,22 @@ def _score_letter(card: Scorecard, gold: GoldLabel, rec: AuditRecord | None) -> 
         )
     for gf in gold.findings:
         _code(card, gf.code)
-
-    clean = gold.is_clean
-    real_alarms = [p for p in alarms if not is_info(p.code, p.severity.value)]
-    if clean:
+    if gold.is_clean:
+        real_alarms = [p for p in alarms if not is_info(p.code, p.severity.value)]
         card.clean.letters += 1
         card.clean.false_positives += len(real_alarms)
         card.clean.letters_with_fp += bool(real_alarms)
 
-    seconds = rec.seconds if rec is not None else None
-    if rec is not None:
-        card.cost.letters += 1
-        card.cost.seconds += seconds or 0.0
-        card.cost.calls += rec.llm.calls
-        card.cost.prompt_tokens += rec.llm.prompt_tokens
-        card.cost.completion_tokens += rec.llm.completion_tokens
-        card.cost.cache_hits += rec.llm.cache_hits
-    real_matches = sum(1 for g, _ in matches if not is_info(g.code))
-    card.per_letter.append(
-        LetterScore(
-            letter_id=lid,
-            status=rec.status if rec is not None else "missing",
-            clean=clean,
-            tp=real_matches,
-            fp=len(real_alarms),
-            fn=sum(1 for g in misses if not is_info(g.code)),
-            seconds=seconds,
-        )
-    )
+
+def _score_cost(card: Scorecard, rec: AuditRecord | None) -> None:
+    if rec is None:
+        return
+    card.cost.letters += 1
+    card.cost.seconds += rec.seconds or 0.0
+    card.cost.calls += rec.llm.calls
+    card.cost.prompt_tokens += rec.llm.prompt_tokens
+    card.cost.completion_tokens += rec.llm.completion_tokens
+    card.cost.cache_hits += rec.llm.cache_hits
 
 
 def _item_name(
