@@ -421,7 +421,7 @@ def test_mutation_is_deterministic(mutated, tmp_path):
     ],
 )
 def test_swap_rationales_pairs_only_unrelated_treatments(a, b, swapped):
-    from imr_llm.evals.mutate import _different_treatments
+    from imr_llm.evals.mutate.treatments import _different_treatments
 
     assert _different_treatments(a, b) is swapped
 
@@ -499,6 +499,79 @@ def test_operator_produces_its_label(mutated, name):
             assert [(x.outcome, x.conclusion) for x in seg.decisions] == [
                 (x.outcome, x.conclusion) for x in src_seg.decisions
             ]
+
+
+def test_operators_register_by_family_and_name_their_codes():
+    import pkgutil
+
+    import imr_llm.evals.mutate as pkg
+    from imr_llm.codes import Code
+    from imr_llm.evals.mutate import FAMILIES
+
+    modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)} - {"base", "labels", "run"}
+    assert modules == set(FAMILIES), "list every operator module in FAMILIES"
+    for op in OPERATORS.values():
+        assert all(isinstance(c, Code) for c in op.codes), op.name
+
+
+def test_citation_tables_come_from_the_catalog():
+    from imr_llm.evals.mutate.citations import (
+        AS_GENERATED,
+        CHAPTER_PAGES,
+        catalog_section,
+        decoys,
+        region_chapters,
+    )
+
+    chapters = region_chapters()
+    assert [c.number for c in chapters] == list(range(8, 15))
+    assert {c.number for c in chapters if c.pages} == set(CHAPTER_PAGES)
+    assert len({c.region for c in chapters}) == len(chapters)
+    assert len(decoys()) == 9
+    # the kept values are only those where the catalog says otherwise
+    for topic, kept in AS_GENERATED.items():
+        section, pages = catalog_section(topic)
+        for field, value in kept.items():
+            assert value != {"section": section, "pages": pages}[field], (topic, field)
+
+
+@pytest.mark.parametrize(
+    ("item", "limit"),
+    [
+        ("Chiropractic 6 visits", 18),
+        ("Acupuncture 6 sessions", 6),
+        ("Massage therapy 8 visits", 6),
+        ("Trigger point injections x4", 4),
+        ("Physical therapy 2x4", 10),
+        ("Aquatic therapy 12 visits", 10),
+        ("MRI of the lumbar spine", None),
+    ],
+)
+def test_raise_quantity_limits_come_from_the_catalog(item, limit):
+    from imr_llm.evals.mutate.quantity import known_limit
+
+    found = known_limit(item)
+    assert (found[0] if found else None) == limit
+    if found:
+        assert str(limit) in found[1]
+
+
+def test_gold_dirs_default_to_evals_of_the_working_directory(tmp_path, monkeypatch):
+    from imr_llm.evals.mutate import GoldDirsMissing
+
+    src = AUTHORED / "letters" / "A14-02.txt"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GoldDirsMissing, match="--gold"):
+        mutate([src], tmp_path / "out", seed=1, operators=["inject-instructions"])
+    assert not (tmp_path / "out").exists()
+    report = mutate(
+        [src], tmp_path / "out", seed=1, operators=["inject-instructions"], gold_dirs=[]
+    )
+    assert [a.label_source for a in report.applied] == ["parse"]
+    report = mutate(
+        [src], tmp_path / "gold", seed=1, operators=["inject-instructions"], gold_dirs=[EVALS]
+    )
+    assert report.applied[0].label_source.startswith("gold:")
 
 
 CORPUS = Path(os.environ.get("IMR_LLM_SHARED", ROOT.parent / "shared")) / "corpus" / "dwc-2016"

@@ -249,6 +249,8 @@ def test_mutate_operators_option(tmp_path):
         ["{letter}", "--out", "{out}", "--operators", ","],
         ["no-such-letter.pdf", "--out", "{out}"],
         ["{letter}"],  # --out is required
+        ["{letter}", "--out", "{out}", "--gold", "{out}/no-such-set"],
+        ["{letter}", "--out", "{out}", "--gold", "evals", "--no-gold"],
     ],
 )
 def test_mutate_usage_errors_exit_2(args, tmp_path):
@@ -256,3 +258,24 @@ def test_mutate_usage_errors_exit_2(args, tmp_path):
     res = invoke("eval", "mutate", *[a.format(letter=TWO_LETTERS[0], out=out) for a in args])
     assert res.exit_code == 2, res.output
     assert not (out / "mutations.json").exists()
+
+
+def test_mutate_outside_the_checkout_says_where_gold_labels_come_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no evals/ here
+    res = invoke("eval", "mutate", TWO_LETTERS[0], "--out", "mut", "--operators", "flip-decision")
+    assert res.exit_code == 2 and "--gold" in res.output and "--no-gold" in res.output
+    assert not (tmp_path / "mut").exists()
+    gold = invoke(
+        "eval", "mutate", TWO_LETTERS[0], "--out", "mut", "--operators", "flip-decision",
+        "--gold", EVALS / "corpus",
+    )  # fmt: skip
+    assert gold.exit_code == 0, gold.output
+    applied = json.loads((tmp_path / "mut" / "mutations.json").read_text())["applied"]
+    assert applied and all(a["label_source"].startswith("gold:") for a in applied)
+    parse = invoke(
+        "eval", "mutate", TWO_LETTERS[0], "--out", "mut2", "--operators", "flip-decision",
+        "--no-gold",
+    )  # fmt: skip
+    assert parse.exit_code == 0, parse.output
+    applied = json.loads((tmp_path / "mut2" / "mutations.json").read_text())["applied"]
+    assert all(a["label_source"] == "parse" for a in applied)

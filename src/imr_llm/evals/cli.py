@@ -500,9 +500,21 @@ def mutate_letters(
         bool,
         typer.Option("--force", help="Replace the letters and labels of a set already in --out."),
     ] = False,
+    gold: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--gold",
+            help="A labeled set, or a directory of sets, to take each letter's gold label from "
+            "(repeatable; default: evals/ of the current directory).",
+        ),
+    ] = None,
+    no_gold: Annotated[
+        bool,
+        typer.Option("--no-gold", help="Label every letter from its parse; search no sets."),
+    ] = False,
 ) -> None:
     """Write one labeled variant per (letter, operator) that applies, as an eval set in --out."""
-    from imr_llm.evals.mutate import OPERATORS, mutate
+    from imr_llm.evals.mutate import OPERATORS, GoldDirsMissing, gold_index, mutate
     from imr_llm.ingest import expand_paths
 
     names = [n.strip() for n in operators.split(",") if n.strip()] if operators else None
@@ -519,6 +531,13 @@ def mutate_letters(
         )
     if not found:
         raise _fail("no input letters; give .pdf or .txt files, directories or globs")
+    if gold and no_gold:
+        raise _fail("--gold and --no-gold exclude each other")
+    gold_dirs = [] if no_gold else gold
+    try:
+        gold_index(gold_dirs)
+    except GoldDirsMissing as exc:
+        raise _fail(str(exc)) from None
     old = [p for sub in ("letters", "labels") for p in sorted((out / sub).glob("*")) if p.is_file()]
     if old and not force:
         raise _fail(
@@ -528,7 +547,7 @@ def mutate_letters(
     for p in old:
         if p.suffix in (".txt", ".json"):
             p.unlink()
-    report = mutate([Path(s) for s in sources], out, seed, operators=names)
+    report = mutate([Path(s) for s in sources], out, seed, operators=names, gold_dirs=gold_dirs)
 
     out_console.print(
         f"{len(report.applied)} mutated letters from {len(found)} source letters "
