@@ -118,7 +118,8 @@ def test_response_model_is_built_once_and_requests_are_unchanged(tmp_path, mode)
     import asyncio
     import hashlib
 
-    from imr_llm.llm.client import LLMClient, LLMConfig, _instructor_model
+    from imr_llm.llm.client import LLMClient, _instructor_model
+    from imr_llm.llm.config import LLMConfig
     from imr_llm.llm.responses import CaseBasics
     from imr_llm.schemas import Letter
 

@@ -28,15 +28,11 @@ from fake_openai import (
 )
 from imr_llm.llm import prompts
 from imr_llm.llm.cache import DB_NAME, ResponseCache, cache_key
-from imr_llm.llm.client import (
-    LOCAL_DUMMY_KEY,
-    LLMClient,
-    LLMConfig,
-    LLMConfigError,
-    LLMError,
-    retry_after_seconds,
-)
+from imr_llm.llm.client import LLMClient
+from imr_llm.llm.config import LOCAL_DUMMY_KEY, LLMConfig
+from imr_llm.llm.errors import LLMConfigError, LLMError
 from imr_llm.llm.responses import CaseBasics, ItemRationale, ItemsList, locate, quote_in_text
+from imr_llm.llm.retry import retry_after_seconds
 from imr_llm.schemas import ErrorKind, Letter
 
 DATA = Path(__file__).parent / "data"

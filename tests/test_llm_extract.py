@@ -16,7 +16,9 @@ from fake_openai import INVENTED_QUOTE, FakeOpenAI, QuotePicker, Reply, Unground
 from imr_llm.checks.base import Sections
 from imr_llm.extract.llm import LLMExtraction, llm_pass1
 from imr_llm.extract.reconcile import reconcile
-from imr_llm.llm.client import LLMClient, LLMConfig, LLMError
+from imr_llm.llm.client import LLMClient
+from imr_llm.llm.config import LLMConfig
+from imr_llm.llm.errors import LLMError
 from imr_llm.llm.responses import quote_in_text
 from imr_llm.schemas import AuditRecord, CaseFacts, Decision, ErrorKind, Finding, Letter, Severity
 from imr_llm.summarize import llm_summary

@@ -17,7 +17,9 @@ from imr_llm.extract.pass2 import (
     mentions_positively,
     spinal_levels,
 )
-from imr_llm.llm.client import LLMClient, LLMConfig, LLMError
+from imr_llm.llm.client import LLMClient
+from imr_llm.llm.config import LLMConfig
+from imr_llm.llm.errors import LLMError
 from imr_llm.pipeline import Analysis, LLMSession, analyze, analyze_letter
 from imr_llm.schemas import Finding, Letter
 

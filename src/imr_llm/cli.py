@@ -29,6 +29,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from imr_llm.ingest import DEFAULT_MAX_BYTES, expand_paths, path_problem
+from imr_llm.llm.backends import BackendError, get_backend
+from imr_llm.llm.backends.options import LlmOpt
 from imr_llm.schemas import Severity
 
 app = typer.Typer(
@@ -126,12 +128,6 @@ def _command(*args, **kwargs):
     return deco
 
 
-class Backend(StrEnum):
-    none = "none"
-    openai = "openai"
-    local = "local"
-
-
 class FailOn(StrEnum):
     high = "high"
     medium = "medium"
@@ -189,9 +185,6 @@ QuietOpt = Annotated[
     bool,
     typer.Option("-q", "--quiet", callback=_quiet_cb, help="Errors and warnings only on stderr."),
 ]
-LlmOpt = Annotated[
-    Backend, typer.Option("--llm", help="none (rules only, offline), openai, or local.")
-]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (or IMR_LLM_MODEL).")]
 BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL).")
@@ -223,15 +216,9 @@ def main(
     _set_logging()
 
 
-def _llm_config(llm: Backend, model: str | None, base_url: str | None, model_path: Path | None):
-    if llm == Backend.none:
-        return None
-    from imr_llm.llm.client import LLMConfig
-
+def _llm_config(llm: str, model: str | None, base_url: str | None, model_path: Path | None):
     try:
-        return LLMConfig.from_cli(
-            backend=llm.value, model=model, base_url=base_url, model_path=model_path
-        )
+        return get_backend(llm).configure(model=model, base_url=base_url, model_path=model_path)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -240,7 +227,7 @@ def _llm_config(llm: Backend, model: str | None, base_url: str | None, model_pat
 def audit(
     paths: Annotated[list[str], typer.Argument(help="Files, directories (recursive) or globs.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("imr-audit"),
-    llm: LlmOpt = Backend.none,
+    llm: LlmOpt = "none",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
@@ -296,7 +283,7 @@ def audit(
     if not inputs:
         raise CliError("no input letters; give .pdf or .txt files, directories or globs")
     config = _llm_config(llm, model, base_url, model_path)
-    if config is not None and llm != Backend.local:
+    if config is not None and get_backend(llm).takes_concurrency:
         config = config.model_copy(update={"concurrency": concurrency})
     options = AuditOptions(
         out=out,
@@ -353,12 +340,8 @@ def audit(
                 f"{exc.filename or out}); give an --out folder you can write to, with free space"
             ) from None
         except Exception as exc:
-            from imr_llm.pipeline import LocalBackendError
-
-            if isinstance(exc, LocalBackendError):
-                raise CliError(
-                    f"the local LLM server could not start: {exc}", EXIT_FAILED
-                ) from None
+            if isinstance(exc, BackendError):
+                raise CliError(f"the {llm} backend could not start: {exc}", EXIT_FAILED) from None
             raise
     if result.mode == "append":
         _info(
@@ -519,7 +502,7 @@ def _read_stdin(tmpdir: str) -> Path:
     return path
 
 
-def _one(file: Path, llm: Backend, model, base_url, model_path, no_cache: bool):
+def _one(file: Path, llm: str, model, base_url, model_path, no_cache: bool):
     from imr_llm.pipeline import analyze
 
     config = _llm_config(llm, model, base_url, model_path)
@@ -534,12 +517,12 @@ def _one(file: Path, llm: Backend, model, base_url, model_path, no_cache: bool):
             raise CliError(f"{file}: file not found")
         analysis = analyze(file)
     if config is not None and analysis.letter is not None:
-        from imr_llm.pipeline import LocalBackendError, enrich_sync
+        from imr_llm.pipeline import enrich_sync
 
         try:
             enrich_sync(analysis, config, use_cache=not no_cache)
-        except LocalBackendError as exc:
-            raise CliError(f"the local LLM server could not start: {exc}", EXIT_FAILED) from None
+        except BackendError as exc:
+            raise CliError(f"the {llm} backend could not start: {exc}", EXIT_FAILED) from None
     return analysis
 
 
@@ -556,7 +539,7 @@ def _error_exit(rec) -> int:
 def check(
     file: FileArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
-    llm: LlmOpt = Backend.none,
+    llm: LlmOpt = "none",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
@@ -587,7 +570,7 @@ def extract(
     with_text: Annotated[
         bool, typer.Option("--with-text", help="Include the extracted letter text.")
     ] = False,
-    llm: LlmOpt = Backend.none,
+    llm: LlmOpt = "none",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
@@ -610,7 +593,7 @@ def extract(
 @_command()
 def summarize(
     file: FileArg,
-    llm: LlmOpt = Backend.none,
+    llm: LlmOpt = "none",
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,

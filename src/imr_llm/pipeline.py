@@ -23,8 +23,9 @@ from imr_llm.summarize import extractive_summary, summary_text
 from imr_llm.text.spans import Sections
 
 if TYPE_CHECKING:
+    from imr_llm.llm.backends import Backend
     from imr_llm.llm.client import LLMClient
-    from imr_llm.llm.local_server import LocalServer
+    from imr_llm.llm.config import LLMConfig
 
 log = logging.getLogger(__name__)
 
@@ -153,25 +154,17 @@ class LLMSession:
     into an ``llm_error`` record (retried on resume); the rules result is not silently kept.
     """
 
-    def __init__(self, config, use_cache: bool = True):
+    def __init__(self, config: LLMConfig, use_cache: bool = True):
         self.config = config if use_cache else config.model_copy(update={"cache": False})
-        self.server: LocalServer | None = None
+        self.backend: Backend | None = None
         self.client: LLMClient | None = None
 
     async def __aenter__(self) -> LLMSession:
+        from imr_llm.llm.backends import get_backend
         from imr_llm.llm.client import LLMClient
 
-        if self.config.backend == "local" and not self.config.base_url:
-            from imr_llm.llm.local_server import LocalServer
-
-            server = self.server = LocalServer(self.config.model_path)
-            try:
-                server.start()
-            except RuntimeError as exc:
-                raise LocalBackendError(str(exc)) from None
-            self.config = self.config.model_copy(
-                update={"base_url": server.base_url, "model": server.model_name}
-            )
+        backend = self.backend = get_backend(self.config.backend)
+        self.config = await backend.start(self.config)
         client = self.client = LLMClient(self.config)
         await client.__aenter__()
         return self
@@ -181,8 +174,8 @@ class LLMSession:
             if self.client is not None:
                 await self.client.aclose()
         finally:
-            if self.server is not None:
-                self.server.stop()
+            if self.backend is not None:
+                await self.backend.stop()
 
     async def enrich(self, analysis: Analysis) -> AuditRecord:
         from imr_llm.extract.llm import llm_pass1
@@ -237,10 +230,6 @@ class LLMSession:
             record.llm = client.finish_letter(letter)
             record.llm.failed_questions = failed
         return record
-
-
-class LocalBackendError(RuntimeError):
-    """The local llama.cpp server could not be started; the message says what to do."""
 
 
 def merge_findings(findings):

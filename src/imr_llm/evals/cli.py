@@ -29,18 +29,14 @@ from rich.console import Console
 from imr_llm.evals.metrics import Scorecard
 from imr_llm.evals.split import split_of
 from imr_llm.ingest import owner_only_open
+from imr_llm.llm.backends import BackendError, get_backend
+from imr_llm.llm.backends.options import LlmOpt
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
 
 # soft_wrap: an error naming a long path stays on one line at any terminal width.
 console = Console(stderr=True, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
-
-
-class Backend(StrEnum):
-    none = "none"
-    openai = "openai"
-    local = "local"
 
 
 class Split(StrEnum):
@@ -223,9 +219,7 @@ def _subset_dir(es, labels, stack: ExitStack) -> Path:
 @eval_app.command()
 def run(
     set_dir: Annotated[Path, typer.Argument(help="A labeled set: set.json and labels/.")],
-    llm: Annotated[
-        Backend, typer.Option("--llm", help="none (rules only, offline), openai, or local.")
-    ] = Backend.none,
+    llm: LlmOpt = "none",
     model: Annotated[
         str | None, typer.Option("--model", help="Model name (or IMR_LLM_MODEL).")
     ] = None,
@@ -311,16 +305,10 @@ def run(
             old = load_scorecard(compare_to)
         except (OSError, ValueError) as exc:
             raise _fail(f"--compare {compare_to}: not a readable scorecard ({exc})") from None
-    config = None
-    if llm != Backend.none:
-        from imr_llm.llm.client import LLMConfig
-
-        try:
-            config = LLMConfig.from_cli(
-                backend=llm.value, model=model, base_url=base_url, model_path=model_path
-            )
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
+    try:
+        config = get_backend(llm).configure(model=model, base_url=base_url, model_path=model_path)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
     labels = es.labels
     if split is not None:
@@ -337,9 +325,9 @@ def run(
         split=split.value if split else None,
         selection=selection,
         seed=seed if selection == "sample" else None,
-        backend=llm.value,
+        backend=llm,
         model=config.model if config else None,
-        base_url=_safe_url(config.base_url) if config and llm == Backend.openai else None,
+        base_url=_safe_url(config.base_url) if config and llm == "openai" else None,
         cache=not no_cache,
         command=_command(
             set_dir,
@@ -422,7 +410,7 @@ def _command(
     letters=None,
     split=None,
 ) -> str:
-    parts = ["imr-llm", "eval", str(set_dir), "--llm", llm.value]
+    parts = ["imr-llm", "eval", str(set_dir), "--llm", llm]
     for flag, value in (
         ("--model", model),
         ("--base-url", _safe_url(base_url)),
@@ -449,7 +437,7 @@ def _run_with_llm(target, config, use_cache: bool, out, progress, info: RunInfo)
     stages are handed to the session's event loop.
     """
     from imr_llm.evals.runner import run_eval
-    from imr_llm.pipeline import LLMSession, LocalBackendError, analyze
+    from imr_llm.pipeline import LLMSession, analyze
 
     async def main() -> Scorecard:
         loop = asyncio.get_running_loop()
@@ -467,8 +455,8 @@ def _run_with_llm(target, config, use_cache: bool, out, progress, info: RunInfo)
 
     try:
         return asyncio.run(main())
-    except LocalBackendError as exc:
-        raise _fail(f"the local LLM server could not start: {exc}", EXIT_FAILED) from None
+    except BackendError as exc:
+        raise _fail(f"the {config.backend} backend could not start: {exc}", EXIT_FAILED) from None
 
 
 # ---------------------------------------------------------------- mutate

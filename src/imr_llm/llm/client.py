@@ -1,16 +1,15 @@
 """The OpenAI-compatible LLM client: openai + instructor, with retries, a disk cache and usage.
 
 Layers, outermost first:
-- tenacity retries transport faults (connection errors, timeouts, 408/409/429, 5xx) with jittered
-  exponential backoff, honouring ``Retry-After`` / ``retry-after-ms`` up to a cap, for at most
-  ``max_attempts`` attempts; openai's own retries are off;
+- tenacity retries transport faults (``imr_llm.llm.retry``); openai's own retries are off;
 - instructor re-asks up to ``max_reasks`` times when the answer fails validation (bad JSON, schema,
   or a quote not found in the letter: ``context={"text": letter.text}``);
 - openai sends the request at temperature 0.
 
 Nothing here logs letter text, prompts or answers: our own log lines carry ids, counts and error
-kinds only, and ``install_log_redaction`` strips message arguments from the openai, instructor and
-httpx loggers (openai logs whole request bodies at DEBUG). Every failure ends as ``LLMError``.
+kinds only, and ``install_log_redaction`` (``imr_llm.llm.logs``) strips message arguments from
+the openai, instructor and httpx loggers. Every failure ends as ``LLMError``
+(``imr_llm.llm.errors``); settings are ``LLMConfig`` (``imr_llm.llm.config``).
 
 One ``LLMClient`` serves a whole batch; create it inside the running event loop and close it with
 ``await client.aclose()`` (or ``async with LLMClient(config) as client``).
@@ -20,241 +19,43 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import email.utils
 import hashlib
-import ipaddress
 import json
 import logging
-import os
-import random
-import re
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlparse
+from typing import Any, TypeVar
 
 import instructor
 import openai
-from instructor.core.exceptions import (
-    IncompleteOutputException,
-    InstructorError,
-    InstructorRetryException,
-)
+from instructor.core.exceptions import InstructorError
 from instructor.core.hooks import Hooks
 from openai.types.chat import ChatCompletionMessageParam
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState
 
 from imr_llm.llm import prompts
 from imr_llm.llm.cache import NullCache, ResponseCache, cache_key, open_cache
-from imr_llm.schemas import ErrorKind, Letter, LLMUsage, RecordError
+from imr_llm.llm.config import LOCAL_DUMMY_KEY, LLMConfig
+from imr_llm.llm.errors import (
+    UNANSWERABLE,
+    LLMConfigError,
+    LLMError,
+    describe_failure,
+    parse_failure_reason,
+    root_error,
+)
+from imr_llm.llm.logs import install_log_redaction
+from imr_llm.llm.retry import retrying
+from imr_llm.schemas import Letter, LLMUsage
+
+__all__ = ["UNANSWERABLE", "CallStats", "LLMClient", "LLMConfig", "LLMError"]
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-SUPPORTED_MODES = ("JSON_SCHEMA", "JSON", "MD_JSON", "TOOLS", "TOOLS_STRICT")
-LOCAL_DUMMY_KEY = "sk-local-no-key"
-
-
-# LLMError kinds that mean "the model could not answer this question" (skip it, keep the
-# letter), not "the service failed" (the letter becomes an llm_error record).
-UNANSWERABLE = frozenset({"validation", "truncated"})
-
-
-class LLMError(Exception):
-    """A failed LLM question, typed by ``kind``; ``message`` says what to do next.
-
-    Kinds: config, connection, timeout, rate_limited, server_error, auth, not_found, bad_request,
-    validation, truncated, token_budget, prompt_too_long, unexpected. Messages never hold letter
-    text.
-    """
-
-    def __init__(
-        self, kind: str, message: str, *, template: str | None = None, status: int | None = None
-    ):
-        super().__init__(f"{kind}: {message}")
-        self.kind = kind
-        self.message = message
-        self.template = template
-        self.status = status
-
-    def record_error(self) -> RecordError:
-        """The per-letter error for the record (``error.kind`` is ``llm_error``)."""
-        return RecordError(kind=ErrorKind.llm_error, message=f"LLM {self.kind}: {self.message}")
-
-
-class LLMConfigError(LLMError, ValueError):
-    """Unusable LLM settings (a usage error: exit code 2)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("config", message)
-
-
-class LLMConfig(BaseModel):
-    """Settings of the ``openai`` (and ``local``) backends."""
-
-    model_config = ConfigDict(frozen=True)
-
-    backend: Literal["openai", "local"] = "openai"
-    model: str = Field(min_length=1)
-    base_url: str | None = None
-    api_key: SecretStr = SecretStr("")
-    mode: str = "JSON_SCHEMA"
-    timeout_s: float = Field(120.0, gt=0)
-    max_attempts: int = Field(4, ge=1, le=20)
-    max_reasks: int = Field(2, ge=0, le=10)
-    max_tokens_per_call: int = Field(1024, ge=16)
-    max_tokens_per_letter: int = Field(400_000, ge=1)
-    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    max_prompt_chars: int = Field(60_000, ge=1000)
-    temperature: float = Field(0.0, ge=0.0, le=0.0)
-    extra_body: dict[str, Any] | None = None
-    schema_in_extra_body: bool = False
-    concurrency: int = Field(4, ge=1, le=256)
-    cache: bool = True
-    cache_dir: Path | None = None
-    backoff_base_s: float = Field(1.0, ge=0)
-    backoff_max_s: float = Field(30.0, ge=0)
-    retry_after_cap_s: float = Field(60.0, ge=0)
-    model_path: Path | None = None
-    letter_role: Literal["user", "system"] = "user"
-    """Where the letter goes. ``user``: one user message, letter first and question last.
-    ``system``: the letter (the rendered ``_letter.j2`` block) as the system message and the
-    question as the user message. Chat templates that render tools or an instructor schema into
-    the system turn (Qwen's, in TOOLS and JSON modes) put them after the system message's own
-    text, so with ``system`` every question about a letter shares the letter as a prompt prefix
-    that the server's cache reuses; with ``user`` the schema comes first and only questions with
-    the same schema share it."""
-
-    @field_validator("mode")
-    @classmethod
-    def _known_mode(cls, value: str) -> str:
-        value = value.strip().upper()
-        if value not in SUPPORTED_MODES:
-            raise ValueError(
-                f"unknown instructor mode {value!r}; use one of {', '.join(SUPPORTED_MODES)}"
-            )
-        return value
-
-    @classmethod
-    def from_env(
-        cls,
-        *,
-        model: str | None = None,
-        base_url: str | None = None,
-        mode: str | None = None,
-        env: Mapping[str, str] | None = None,
-        **overrides: Any,
-    ) -> LLMConfig:
-        """Config for ``--llm openai``: arguments win over ``IMR_LLM_MODEL``, ``OPENAI_BASE_URL``,
-        ``OPENAI_API_KEY``, ``IMR_LLM_MODE``, ``IMR_LLM_TIMEOUT``, ``IMR_LLM_MAX_TOKENS``,
-        ``IMR_LLM_MAX_REASKS``, ``IMR_LLM_MAX_ATTEMPTS``, ``IMR_LLM_BACKOFF_S``. Raises ``LLMError('config')``."""
-        env = os.environ if env is None else env
-        model = model or env.get("IMR_LLM_MODEL")
-        if not model:
-            raise LLMConfigError("no model given: pass --model or set IMR_LLM_MODEL")
-        base_url = base_url or env.get("OPENAI_BASE_URL") or None
-        key = overrides.pop("api_key", None) or env.get("OPENAI_API_KEY")
-        if not key:
-            if base_url and is_loopback(base_url):
-                key = LOCAL_DUMMY_KEY
-            else:
-                raise LLMConfigError(
-                    "OPENAI_API_KEY is not set: export it (any non-empty value works for a "
-                    "server that ignores keys)",
-                )
-        numeric = {
-            "timeout_s": ("IMR_LLM_TIMEOUT", float),
-            "max_tokens_per_call": ("IMR_LLM_MAX_TOKENS", int),
-            "max_reasks": ("IMR_LLM_MAX_REASKS", int),
-            "max_attempts": ("IMR_LLM_MAX_ATTEMPTS", int),
-            "backoff_base_s": ("IMR_LLM_BACKOFF_S", float),
-        }
-        for name, (var, kind) in numeric.items():
-            if name not in overrides and env.get(var):
-                try:
-                    overrides[name] = kind(env[var])
-                except ValueError:
-                    raise LLMConfigError(f"{var} must be a number") from None
-        try:
-            return cls(
-                model=model,
-                base_url=base_url,
-                api_key=SecretStr(key),
-                mode=mode or env.get("IMR_LLM_MODE") or "JSON_SCHEMA",
-                **overrides,
-            )
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise LLMConfigError(f"invalid LLM settings: {problems}") from None
-
-    @classmethod
-    def from_cli(
-        cls,
-        *,
-        backend: str,
-        model: str | None = None,
-        base_url: str | None = None,
-        model_path: Path | None = None,
-        env: Mapping[str, str] | None = None,
-        **overrides: Any,
-    ) -> LLMConfig:
-        """Config for ``--llm openai|local``. For ``local`` the server is not started here: the
-        caller starts it and sets ``base_url``/``model`` with ``model_copy(update=...)``.
-        Raises ``LLMConfigError`` (a ValueError)."""
-        if backend == "openai":
-            return cls.from_env(model=model, base_url=base_url, env=env, **overrides)
-        if backend != "local":
-            raise LLMConfigError(f"unknown LLM backend {backend!r}; use none, openai or local")
-        if base_url and not is_loopback(base_url):
-            raise LLMConfigError(
-                "--llm local talks only to a server on 127.0.0.1; use --llm openai for others"
-            )
-        env = os.environ if env is None else env
-        from imr_llm.llm.local_model import MODEL_NAME
-
-        settings: dict[str, Any] = {
-            "backend": "local",
-            "model": model or MODEL_NAME,
-            "base_url": base_url,
-            "api_key": SecretStr(LOCAL_DUMMY_KEY),
-            "mode": env.get("IMR_LLM_MODE") or "TOOLS",
-            "model_path": model_path,
-            "timeout_s": 600.0,
-            "concurrency": 1,
-            "max_prompt_chars": 24_000,
-            "letter_role": env.get("IMR_LLM_LETTER_ROLE") or "system",
-            # One re-ask: on the 1.5B model every rescued answer came on the first re-ask (7
-            # corpus/seed letters, 2026-12-06); a second one only added a long failed answer.
-            "max_reasks": env.get("IMR_LLM_MAX_REASKS") or 1,
-            **overrides,
-        }
-        try:
-            return cls(**settings)
-        except ValidationError as exc:
-            raise LLMConfigError(f"invalid LLM settings: {_problems(exc)}") from None
-
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-
-
-def is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -292,7 +93,7 @@ class _Tally:
 
     def on_parse_error(self, error: Exception, **kwargs: Any) -> None:
         self.parse_errors += 1
-        reason = _parse_failure_reason(error)
+        reason = parse_failure_reason(error)
         if reason not in self.reasons:
             self.reasons.append(reason)
 
@@ -302,78 +103,6 @@ class _Tally:
         hooks.on("completion:response", self.on_response)
         hooks.on("parse:error", self.on_parse_error)
         return hooks
-
-
-def _parse_failure_reason(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        kinds = set()
-        for e in error.errors():
-            if e["type"] == "json_invalid":
-                kinds.add("invalid or truncated JSON")
-            elif e["type"] == "value_error" and any(
-                words in str(e.get("msg", "")) for words in ("quote not found", "quote occurs")
-            ):
-                kinds.add("a quote not found in the letter")
-            elif e["type"] == "missing":
-                kinds.add("missing fields")
-            else:
-                kinds.add("values outside the schema")
-        return ", ".join(sorted(kinds)) or "schema"
-    if isinstance(error, json.JSONDecodeError):
-        return "invalid or truncated JSON"
-    return "unparseable answer"
-
-
-_TRANSIENT_STATUS = {408, 409, 429}
-
-
-def _root(exc: BaseException) -> BaseException:
-    """The openai error behind instructor's wrapper, if any."""
-    if isinstance(exc, InstructorRetryException) and exc.__cause__ is not None:
-        return exc.__cause__
-    return exc
-
-
-def _is_transient(exc: BaseException) -> bool:
-    root = _root(exc)
-    if isinstance(root, openai.APIConnectionError):
-        return True
-    if isinstance(root, openai.APIStatusError):
-        return root.status_code in _TRANSIENT_STATUS or root.status_code >= 500
-    return False
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date), else None."""
-    if not headers:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-_SAFE_CODE = re.compile(r"^[\w.:-]{1,64}$")
-
-
-def _safe_code(value: Any) -> str | None:
-    return value if isinstance(value, str) and _SAFE_CODE.match(value) else None
 
 
 class LLMClient:
@@ -567,20 +296,13 @@ class LLMClient:
                 "llm transient error letter=%s template=%s error=%s attempt=%d/%d wait=%.2fs",
                 letter_id,
                 template_name,
-                type(_root(exc)).__name__ if exc else "?",
+                type(root_error(exc)).__name__ if exc else "?",
                 state.attempt_number,
                 cfg.max_attempts,
                 state.upcoming_sleep,
             )
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(cfg.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_transient),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in retrying(cfg, before_sleep):
             with attempt:
                 tally.attempts = attempt.retry_state.attempt_number
                 async with self._semaphore():
@@ -594,17 +316,6 @@ class LLMClient:
                         **kwargs,
                     )
         raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    def _wait(self, state: RetryCallState) -> float:
-        cfg = self.config
-        exc = state.outcome.exception() if state.outcome else None
-        root = _root(exc) if exc else None
-        response = getattr(root, "response", None)
-        after = retry_after_seconds(getattr(response, "headers", None))
-        if after is not None:
-            return min(after, cfg.retry_after_cap_s) * random.uniform(1.0, 1.1)
-        delay = min(cfg.backoff_base_s * 2 ** (state.attempt_number - 1), cfg.backoff_max_s)
-        return delay / 2 + random.uniform(0, delay / 2)
 
     def _messages(
         self, content: str, variables: dict[str, Any]
@@ -636,78 +347,13 @@ class LLMClient:
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def _error(self, exc: BaseException, tally: _Tally, template: str) -> LLMError:
-        cfg = self.config
-        root = _root(exc)
-        where = cfg.base_url or "the OpenAI API"
-        attempts = f"{tally.attempts} attempt{'s' if tally.attempts != 1 else ''}"
-        if isinstance(exc, IncompleteOutputException) or isinstance(
-            root, IncompleteOutputException
-        ):
-            return LLMError(
-                "truncated",
-                f"the answer to '{template}' was cut off at max_tokens_per_call="
-                f"{cfg.max_tokens_per_call} (finish_reason=length); raise IMR_LLM_MAX_TOKENS or "
-                "use a model that does not loop",
-                template=template,
-            )
-        if isinstance(root, openai.APITimeoutError):
-            return LLMError(
-                "timeout",
-                f"{where} did not answer '{template}' within {cfg.timeout_s:g}s ({attempts}); check "
-                "that the server is up and not overloaded, lower --concurrency, or raise IMR_LLM_TIMEOUT",
-                template=template,
-            )
-        if isinstance(root, openai.APIConnectionError):
-            return LLMError(
-                "connection",
-                f"could not reach {where} ({attempts}); check --base-url and that the server is running",
-                template=template,
-            )
-        if isinstance(root, openai.APIStatusError):
-            status = root.status_code
-            code = _safe_code(getattr(root, "code", None)) or _safe_code(
-                getattr(root, "type", None)
-            )
-            detail = f"HTTP {status}" + (f" ({code})" if code else "")
-            if status == 429:
-                kind, hint = (
-                    "rate_limited",
-                    "lower --concurrency or retry later; answers so far are cached",
-                )
-            elif status >= 500:
-                kind, hint = (
-                    "server_error",
-                    "check the server's log; if it rejects the structured-output request, pick another "
-                    f"mode (IMR_LLM_MODE=TOOLS or JSON; now {cfg.mode})",
-                )
-            elif status in (401, 403):
-                kind, hint = "auth", "check OPENAI_API_KEY"
-            elif status == 404:
-                kind, hint = "not_found", "check --base-url (it usually ends in /v1) and --model"
-            else:
-                kind, hint = (
-                    "bad_request",
-                    f"the server refused the request: check --model and the mode (IMR_LLM_MODE, now "
-                    f"{cfg.mode}); if the letter is too long for the model's context, use a larger model",
-                )
-            return LLMError(
-                kind,
-                f"{where} answered {detail} to '{template}' ({attempts}); {hint}",
-                template=template,
-                status=status,
-            )
-        if isinstance(exc, InstructorRetryException) and tally.parse_errors:
-            reasons = "; ".join(tally.reasons) or "schema"
-            return LLMError(
-                "validation",
-                f"the answer to '{template}' failed validation on all {tally.requests} tries ({reasons}); "
-                "try a larger model, another mode (IMR_LLM_MODE), or more re-asks (IMR_LLM_MAX_REASKS)",
-                template=template,
-            )
-        return LLMError(
-            "unexpected",
-            f"{type(root).__name__} while asking '{template}'; rerun this letter alone to reproduce",
-            template=template,
+        return describe_failure(
+            exc,
+            self.config,
+            template,
+            attempts=tally.attempts,
+            requests=tally.requests,
+            reasons=tally.reasons,
         )
 
 
@@ -760,60 +406,3 @@ def _instructor_model(model: type[M]) -> type[M]:
     # Deliberately replaces the classmethod on this generated subclass (see the docstring).
     wrapped.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign, assignment]
     return wrapped
-
-
-_REDACTED_LOGGERS = frozenset({"openai", "instructor", "httpx", "httpx2", "httpcore", "httpcore2"})
-_INSTRUCTOR_RETRY_LOGGER = "instructor.v2.retry"
-_redaction_installed = False
-
-
-def install_log_redaction() -> None:
-    """Strip message arguments, exception text and long free text from log records of the
-    openai, instructor and httpx loggers, which would otherwise carry prompts and answers, and
-    demote instructor's retry-loop errors (this client retries and reports them) to DEBUG.
-    Idempotent; wraps the current ``logging`` record factory."""
-    global _redaction_installed
-    if _redaction_installed:
-        return
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if record.name.split(".", 1)[0] in _REDACTED_LOGGERS:
-            _redact(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
-    retry_logger = logging.getLogger(_INSTRUCTOR_RETRY_LOGGER)
-
-    def demote(record: logging.LogRecord) -> bool:
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return retry_logger.isEnabledFor(logging.DEBUG)
-
-    retry_logger.addFilter(demote)
-    _redaction_installed = True
-
-
-def _safe_arg(value: Any) -> Any:
-    if value is None or isinstance(value, int | float):
-        return value
-    return "[redacted]"
-
-
-def _redact(record: logging.LogRecord) -> None:
-    msg = record.msg if isinstance(record.msg, str) else f"<{type(record.msg).__name__}>"
-    if record.args:
-        if isinstance(record.args, Mapping):
-            record.args = {k: _safe_arg(v) for k, v in record.args.items()}
-        else:
-            record.args = tuple(_safe_arg(a) for a in record.args)
-    else:
-        head, sep, rest = msg.partition(":")
-        if sep and rest.strip():
-            msg = f"{head}: [redacted]" if len(head) <= 80 else "[redacted]"
-        elif len(msg) > 120:
-            msg = "[redacted]"
-    record.msg = msg
-    record.exc_info = None
-    record.exc_text = None
-    record.stack_info = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -82,8 +83,8 @@ def locate(text: str, quote: str, window: tuple[int, int] | None = None) -> Evid
     norm, pos = _normalised_letter(text)
     idx = -1
     if window is not None:
-        lo = _bisect(pos, window[0])
-        hi = _bisect(pos, window[1])
+        lo = bisect_left(pos, window[0])
+        hi = bisect_left(pos, window[1])
         idx = norm.find(q, lo, hi)
     if idx < 0:
         idx = norm.find(q)
@@ -91,17 +92,6 @@ def locate(text: str, quote: str, window: tuple[int, int] | None = None) -> Evid
         return None
     start, end = pos[idx], pos[idx + len(q) - 1] + 1
     return Evidence(quote=text[start:end], start=start, end=end)
-
-
-def _bisect(pos: array, offset: int) -> int:
-    lo, hi = 0, len(pos)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if pos[mid] < offset:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _grounded(value: str, info: ValidationInfo) -> str:
