@@ -6,8 +6,10 @@ from datetime import date
 
 import pytest
 
+from conftest import EXAMPLES
 from imr_llm.checks.dates import date_order
-from imr_llm.text.dates import date_role, find_dates
+from imr_llm.ingest import read_letter
+from imr_llm.text.dates import _CUE, _cues, date_role, find_dates
 from test_checks_guidelines import Item, run
 from test_checks_rules import _dated
 
@@ -100,3 +102,26 @@ def test_rationale_date_after_decision():
     ctx = _dated("Knee strain.", item, date_of_injury=date(2016, 10, 21), decision_date=DECIDED)
     (f,) = [f for f in run(date_order, ctx) if "after its own" in f.message]
     assert "2017-03-20" in f.message
+
+
+def _cue_spans(matches) -> list[tuple[int, int, str | None]]:
+    return [(m.start(), m.end(), m.lastgroup) for m in matches]
+
+
+def test_cue_scan_finds_what_the_cue_regex_finds():
+    """``_cues`` tries the role cues only where one can start; it must find exactly what
+    ``_CUE.finditer`` finds, in any window (a window's edge may cut a word or a cue)."""
+    texts = [read_letter(p).text for p in sorted(EXAMPLES.glob("*.pdf"))[:2]]
+    texts += [
+        "Per CCR §9792.24.2 and 8 C.C.R. section 9792, the DOB was 1/2/1960; x-rays, X-Ray, "
+        "non-certified, noncertification, PR-2 and PR2 notes, follow-up, the first report of "
+        "occupational injury, prior review, a cumulative trauma claim, felt a pop, was hit",
+        "The injured worker was seen; the injured knee; reinjured; DOIs; URs; _UR; 2UR; Ürology",
+        "Kelvin \u212a and long \u017f: injury, \u0130njury, dispen\u017fed",
+    ]
+    for text in texts:
+        step = max(1, len(text) // 120)
+        for lo in range(0, len(text), step):
+            for hi in (lo + 7, lo + 150, lo + 300, len(text)):
+                hi = min(hi, len(text))
+                assert _cue_spans(_cues(text, lo, hi)) == _cue_spans(_CUE.finditer(text, lo, hi))
