@@ -57,12 +57,61 @@ def test_body_parts_come_from_the_injury_diagnoses_and_items_only():
 
 
 def test_where_pain_radiates_is_not_a_body_part():
-    from imr_llm.schemas import Evidence
     from imr_llm.summarize import _body_parts
 
     injury = "She developed neck pain radiating into the right arm while lifting boxes."
-    ev = Evidence(quote=injury, start=0, end=len(injury))
-    assert _body_parts([ev], []) == ["cervical spine"]
+    assert _body_parts([injury], []) == ["cervical spine"]
+
+
+def test_body_parts_leave_out_lengths_differentials_mechanisms_and_devices():
+    from imr_llm.summarize import _body_parts
+
+    told = [
+        "He sustained an industrial injury on 10/13/2016 in an 8 foot fall off a ladder.",
+        "Diagnoses include carpal tunnel syndrome versus cervical radiculopathy.",
+    ]
+    assert _body_parts(told, ["1 knee scooter"]) == ["wrist/hand"]
+    twisted = ["He twisted his right knee on 04/25/2015 when his foot caught on a pallet."]
+    assert _body_parts(twisted, []) == ["knee"]
+    strained = ["He was injured on 11/19/2012 when he strained his neck while lifting."]
+    assert _body_parts(strained, []) == ["cervical spine"]
+    assert _body_parts(["Diagnoses: lumbar sprain, sacroiliac joint dysfunction."], []) == [
+        "lumbar spine"
+    ]
+    assert _body_parts(["Diagnoses include posttraumatic headache and neck strain."], []) == [
+        "head",
+        "cervical spine",
+    ]
+
+
+def test_reason_kinds():
+    from imr_llm.summarize import _reason_clause
+
+    def kind(s):
+        found = _reason_clause(s, 0, len(s))
+        return found[1] if found else None
+
+    assert kind("In this case, there is no documentation of a 30-day home trial.") == "shortfall"
+    assert kind("The MTUS recommends imaging when red flags are present.") == "rule"
+    assert kind("Therefore, the request is not medically necessary.") is None
+    assert kind("Given the above, the request for Deprizine is not medically necessary.") is None
+    assert kind("An additional 6 sessions would surpass the upper limit the MTUS allows.") == (
+        "shortfall"
+    )
+    assert (
+        kind(
+            "The treating physician has not provided documentation to go against "
+            "guideline recommendations."
+        )
+        == "closing"
+    )
+    assert (
+        kind(
+            "This patient completed a six-visit trial with measurable gains, so further "
+            "manipulation is supported."
+        )
+        == "meets"
+    )
 
 
 def test_decisive_reason_is_the_patients_not_the_guidelines():

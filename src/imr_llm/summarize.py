@@ -66,7 +66,7 @@ _MECHANISM = re.compile(
 )
 _DIAGNOSES = re.compile(
     r"\bdiagnos(?:is|es|ed)\b|\bimpressions?\b|\b(?:undergoing|being|is|was)\s+"
-    r"(?:treatment|treated)\s+for\b",
+    r"(?:treatments?|treated)\s+for\b",
     re.I,
 )
 # "Treatment to date has included", "Past treatments included", "Relevant treatments have
@@ -82,126 +82,117 @@ _TREATMENT_WEAK = re.compile(
     r"\b(?:has|had|have)\s+been\s+treated|\btreated\s+(?:with|conservatively)|"
     r"\b(?:has|had)\s+undergone|\bprior\s+treatments?|\bconservative\s+(?:care|treatment|"
     r"management)|\bmedications?\s+(?:include|included|consist|list)|"
-    r"\b(?:has|had)\s+(?:completed|received|tried|attended)\b",
+    r"\b(?:has|had)\s+(?:completed|received|tried|attended)\b|\b(?:was|were)\s+prescribed\b|"
+    r"\bunderwent\b",
     re.I,
 )
-# Cue words of a rationale sentence, read from its words (one lower-cased split a sentence):
-# a reason ("no documentation", "exceeds", "has failed"), talk about this patient's case
-# ("the patient", "this claimant", "in this case"), or a guideline's rule ("MTUS recommends").
-_REASON_WORDS = frozenset(
-    [
-        "no",
-        "not",
-        "lack",
-        "lacks",
-        "lacking",
-        "absence",
-        "without",
-        "insufficient",
-        "fail",
-        "fails",
-        "failed",
-        "exceed",
-        "exceeds",
-        "exceeded",
-        "beyond",
-        "unclear",
-        "unknown",
-        "limited",
-        "only",
-        "already",
-        "documented",
-        "documents",
-        "demonstrated",
-        "demonstrates",
-        "demonstrate",
-        "shows",
-        "show",
-        "showed",
-        "reports",
-        "reported",
-        "meets",
-        "meet",
-        "met",
-        "criteria",
-        "indicated",
-        "warranted",
-        "supported",
-        "appropriate",
-        "reasonable",
-    ]
+# ---- what kind of clause a rationale sentence is (the decisive reason is a shortfall of the
+# case against a criterion, or for an overturned item, a criterion the case meets)
+
+# A negation ("no", "lack of", "did not", "fails to") ...
+_NEGATION = re.compile(
+    r"\b(?:no|not|lack\w*|absen\w*|without|fail(?:s|ed)?\s+to|insufficient|inadequate|unclear|"
+    r"unknown|nor|neither|none|never|only)\b|n't\b",
+    re.I,
 )
-_REASON_PAIRS = frozenset(
-    [("more", "than")]
-    + [("has", w) for w in ("had", "completed", "failed", "improved", "undergone")]
+# ... of something the case file should show: documentation, findings, a trial, a response.
+_DOCUMENTED = re.compile(
+    r"\b(?:document\w*|evidence|indicat\w*|rationale|records?|reports?|noted|notes?|mention\w*|"
+    r"explanation|discussion|information|findings?|signs?|red\s+flags?|improve\w*|response|"
+    r"outcomes?|trials?|failure|failed|history|deficits?|candidate|plans?|goals?|attempts?|"
+    r"assessment|screen\w*|complaints?|symptoms?|provided|submitted|included|objective|"
+    r"benefit|efficacy|functional|progress\w*|quantity|number|frequency|duration|reason|"
+    r"justification|exam\w*|radiographs?|x-?rays?|imaging|spasms?|procedure|surg\w*|"
+    r"conservative|therapy|medications?|swelling|clear)\b",
+    re.I,
 )
-_CASE_WORDS = frozenset(["he", "she", "his", "her", "submitted"])
-_RULE_WORDS = frozenset(["when", "if", "unless", "whenever"])
-# "no documentation", "lack of", "no evidence": the commonest decisive reason
-_STRONG_PAIRS = frozenset(
-    [("no", w) for w in ("documentation", "evidence", "clear", "indication", "objective")]
-    + [("lack", "of"), ("not", "documented"), ("absence", "of"), ("failed", "to")]
+# A request beyond what is allowed, or already given.
+_EXCESS = re.compile(
+    r"\b(?:exceed\w*|in\s+excess|excess\w*|surpass\w*|beyond\s+the\s+(?:recommended|guideline|"
+    r"allowed|upper|acute)|more\s+than\s+(?:the\s+)?(?:recommended|allowed|guideline)|already|"
+    r"previously\s+(?:authorized|certified|approved)|full\s+course|upper\s+limit|acute\s+phase|"
+    r"limits?\s+the\s+use)\b",
+    re.I,
 )
-_VERDICT_WORDS = frozenset(
-    ["necessary", "necessity", "supported", "warranted", "certified", "recommended", "appropriate"]
+# A criterion the case meets (the reason of an overturned item).
+_MEETS = re.compile(
+    r"\b(?:(?:has|have|had)\s+(?:failed|tried|undergone|persist\w*|continued)|completed|despite|"
+    r"persistent|not\s+responded|(?:do|does|did)\s+(?:indicate|document|show|support|"
+    r"demonstrate)|documented|demonstrat\w*|meets?|compatible|consistent\s+with|warrant\w*|"
+    r"support\w*|objective|positive|suggest\w*|progression|failed|revealed|showed|within\s+the\s+(?:guidelines?|recommend\w*))\b",
+    re.I,
 )
-_REQUEST_WORDS = frozenset(["request", "requested", "treatment", "item"])
-_CASE_SUBJECTS = frozenset(
-    [
-        "patient",
-        "claimant",
-        "employee",
-        "applicant",
-        "individual",
-        "records",
-        "record",
-        "documentation",
-        "provider",
-        "physician",
-        "request",
-        "injured",
-        "note",
-        "notes",
-        "exam",
-        "examination",
-        "report",
-    ]
+# The request's verdict ("is not medically necessary", "would not be supported").
+_VERDICT = re.compile(
+    r"\b(?:medically\s+(?:necessary|unnecessary)|medical\s+necessity|(?:is|are|was|were|be|been)"
+    r"\s+(?:not\s+)?(?:deemed\s+)?(?:medically\s+|clinically\s+)?(?:necessary|supported|"
+    r"warranted|indicated|appropriate|reasonable|justified)|"
+    r"cannot\s+be\s+(?:deemed|considered|supported|recommended))\b",
+    re.I,
 )
-_GUIDELINE_WORDS = frozenset(["mtus", "acoem", "odg", "guideline", "guidelines", "section"])
-_WORDS_RX = re.compile(r"[a-z']+")
-_ADDITIVE = re.compile(
-    r"(?:moreover|also|additionally|furthermore|in\s+addition|lastly|finally|further)\b", re.I
+# A generic closing that points at the guidelines rather than at the case.
+_CLOSING = re.compile(
+    r"\b(?:go(?:es|ing)?\s+against|deviat\w*|extenuating|exceptional\s+(?:factors|circumstances)"
+    r"|(?:meet|meets|met)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:criteria|guidelines?|"
+    r"recommendations?|requirements?)|criteria\s+(?:have|has)\s+not\s+been\s+met|guideline\s+"
+    r"criteria|not\s+been\s+established|at\s+this\s+time|based\s+on\s+(?:the\s+)?(?:clinical\s+"
+    r"information|above|records?\s+provided|submitted)|(?:is|are)\s+consistent\s+with\s+(?:the\s+)?"
+    r"guidelines?|(?:lack|absence)\s+of\s+(?:the\s+)?(?:above|aforementioned|such)|(?:given|based\s+"
+    r"on)\s+(?:the\s+)?(?:above|foregoing)|(?:of|without)\s+such\s+(?:documentation|information|"
+    r"evidence))\b",
+    re.I,
+)
+# A sentence that leads to the verdict from what came before.
+_SO = re.compile(
+    r"(?:therefore|thus|hence|as\s+such|consequently|accordingly|in\s+conclusion|based\s+on)\b",
+    re.I,
+)
+# The modified-request preamble: what the claims administrator authorized, not a reason.
+_ADMIN = re.compile(
+    r"\bIMR\s+eligible\b|\bClaims\s+Administrator\s+(?:authorized|approved|certified)\b|"
+    r"\bwas\s+the\s+original\s+request\b",
+    re.I,
+)
+_NOT_RECOMMENDED = re.compile(
+    r"\b(?:is|are)\s+not\s+recommended\b(?![^.;]*\b(?:if|when|unless|for\s+patients)\b)|"
+    r"^\s*not\s+recommended\b",
+    re.I,
 )
 _CITED = re.compile(r"\([A-Z][A-Za-z-]+(?:\s+et\s+al\.?)?,?\s+(?:19|20)\d\d\)")
-
-
-def _cues(sentence: str) -> set[str]:
-    words = _WORDS_RX.findall(sentence.lower())
-    cues = set()
-    if not _REASON_WORDS.isdisjoint(words):
-        cues.add("reason")
-    if not _CASE_WORDS.isdisjoint(words):
-        cues.add("case")
-    if not _GUIDELINE_WORDS.isdisjoint(words) or _CITED.search(sentence):
-        cues.add("guideline")
-    if ("necessary" in words or "necessity" in words) or (
-        not _VERDICT_WORDS.isdisjoint(words) and not _REQUEST_WORDS.isdisjoint(words)
-    ):
-        cues.add("verdict")  # "the request is not medically necessary / supported"
-    if not _RULE_WORDS.isdisjoint(words):
-        cues.add("rule")  # "imaging is indicated when ...": a criterion, not this case
-    for w, x in zip(words, words[1:], strict=False):
-        if (w, x) in _STRONG_PAIRS:
-            cues.update(("reason", "strong"))
-        elif (w, x) in _REASON_PAIRS:
-            cues.add("reason")
-        elif w in ("the", "this", "recent") and x in _CASE_SUBJECTS:
-            cues.add("case")
-        elif w == "official" and x == "disability":
-            cues.add("guideline")
-    return cues
-
-
+_CONDITION = re.compile(r"\b(?:if|when|unless|whenever)\b", re.I)
+# A guideline's rule: a guideline as subject, a condition, a general statement about patients.
+_RULE = re.compile(
+    r"\b(?:MTUS|ACOEM|ODG|guidelines?|Official\s+Disability)\b[^.;]{0,40}?\b(?:states?|stated|"
+    r"recommend\w*|supports?|indicates?|allows?|notes?|says?|specif\w*|cites?|refers?|limits?|"
+    r"calls?\s+for|requires?)\b|"
+    r"\b(?:if|when|unless|whenever|in\s+"
+    r"patients|for\s+patients|patients\s+(?:with|who))\b|\b(?:is|are)\s+(?:not\s+)?recommended\b|"
+    r"\b(?:should|may|can)\b",
+    re.I,
+)
+# A sentence that opens with a guideline's name or a numbered criterion.
+_RULE_LEAD = re.compile(
+    r"(?:According\s+to|Per|As\s+per|Pursuant\s+to)\s+(?:the\s+)?(?:CA\s+|California\s+)?(?:MTUS|"
+    r"ACOEM|ODG|guidelines?|Official)\b|\(?\d+\)",
+    re.I,
+)
+_CASE = re.compile(
+    r"\b(?:patient|claimant|worker|employee|applicant|individual|records?|documentation|"
+    r"provider|physician|exam\w*|notes?|he|she|his|her|this\s+case)\b",
+    re.I,
+)
+_CASE_LEAD = re.compile(
+    r"(?:In\s+(?:this|the)\s+(?:\w+'s\s+)?(?:case|instance)|In\s+the\s+case\s+of|Regarding\s+this|"
+    r"For\s+this\s+(?:patient|claimant|worker)|Currently|Here)\b",
+    re.I,
+)
+_ADDITIVE = re.compile(
+    r"(?:moreover|also|additionally|furthermore|in\s+addition|lastly|finally|further)\b|"
+    r".*\balso\b",
+    re.I,
+)
+# A sentence that gives its reason before or after its verdict: "Given X, the request is not
+# supported", "Absent X, ...", "... is not necessary, as there is no ...".
 _MAX_QUOTE = 360
 # Where a sentence turns from its reason to its verdict: "...; therefore, the request is not".
 _THEREFORE = re.compile(
@@ -225,6 +216,7 @@ _BECAUSE = re.compile(
 def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> SummaryParts:
     """The summary's parts, each quoted from ``text`` with its offsets."""
     parts = SummaryParts()
+    spans: Sequence[tuple[int, int]] = ()
     if sections.summary:
         s0, s1 = sections.summary
         spans = sentences(text, s0, s1)
@@ -235,7 +227,8 @@ def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> Su
             or _first(text, spans, _TREATMENT_WEAK)
             or _treatment(text, spans)
         )
-    parts.body_parts = _body_parts([parts.injury, parts.diagnoses], record.decisions)
+    told = [_whole(text, spans, e) for e in (parts.injury, parts.diagnoses) if e is not None]
+    parts.body_parts = _body_parts(told, [d.item for d in record.decisions])
     for d in record.decisions:
         parts.items.append(
             ItemSummary(index=d.index, item=d.item, outcome=d.outcome, reason=_reason(text, d))
@@ -324,24 +317,77 @@ _CARE_NOUN = re.compile(
 )
 
 
-def _body_parts(statements: list[Evidence | None], decisions: list[Decision]) -> list[str]:
-    """Regions named by the injury and diagnoses statements and by the disputed items, and
-    nothing else (not guideline prose, exam findings or where pain radiates)."""
+def _whole(text: str, spans: Sequence[tuple[int, int]], e: Evidence) -> str:
+    """The sentences ``e`` quotes, whole: a quote cut at ``_MAX_QUOTE`` may end before the
+    body parts a long diagnosis list names last."""
+    ends = [b for a, b in spans if a < e.end <= b]
+    return text[e.start : max(ends[0], e.end)] if ends else e.quote
+
+
+def _body_parts(told: list[str], items: list[str]) -> list[str]:
+    """Regions named by the injury and diagnoses statements (``told``) and by the disputed
+    items, and nothing else: not guideline prose or exam findings, and not a site named only
+    as where pain radiates, as the other side of a differential ("carpal tunnel syndrome versus
+    cervical radiculopathy"), in how the injury happened ("when his foot caught"), as a length
+    ("an 8 foot fall") or as the name of a device ("knee scooter")."""
     found: list[str] = []
-    told = [e.quote for e in statements if e is not None]
-    sources = told + [d.item for d in decisions]
-    for src in sources:
-        for site in anatomy.find_sites(src):
-            if _RADIATES.search(src, max(0, site.start - 40), site.start):
-                continue  # "neck pain radiating into the right arm": a symptom, not an injury
-            name = anatomy.region_name(site.region)
-            if name not in found:
-                found.append(name)
+    mechanism: list[str] = []
+    for k, src in enumerate(told + items):
+        sites = [(s.start, s.end, s.region) for s in anatomy.find_sites(src)]
+        sites += [
+            (m.start(), m.end(), region) for region, rx in _MORE_SITES for m in rx.finditer(src)
+        ]
+        for start, end, region in sorted(sites):
+            if _not_injured(src, start, end, is_item=k >= len(told)):
+                continue
+            if _SACROILIAC.match(src, start):
+                region = "low_back"  # a low-back diagnosis (ICD-10 M53.3), though at the pelvis
+            name = anatomy.region_name(region)
+            clause = _MECHANISM_CLAUSE.search(src, 0, start) if k < len(told) else None
+            hurt = clause is not None and _HURT.search(src, clause.end(), start)
+            into = mechanism if clause is not None and not hurt else found
+            if name not in into:
+                into.append(name)
+    if not found:
+        found = mechanism  # the only sites told are in how it happened: better than none
     if any(_PSYCHE.search(src) for src in told) and "psyche" not in found:
         found.append("psyche")  # a psychiatric injury: no body site, still what was injured
     if "spine" in found and any(n.endswith(" spine") for n in found):
         found.remove("spine")  # "lumbar paraspinal" and "lumbar spine": one region
     return found
+
+
+def _not_injured(src: str, start: int, end: int, is_item: bool) -> bool:
+    before = src[max(0, start - 40) : start]
+    if _RADIATES.search(before) or _RADICULAR_AFTER.match(src, end):
+        return True  # "neck pain radiating into the right arm": a symptom, not an injury
+    if _LENGTH.search(before) and src[start:end].lower() in ("foot", "feet"):
+        return True
+    if _VERSUS.search(before):
+        return True
+    if _SPINE_BACK.search(before) and src[start:end].lower().startswith("back"):
+        return True  # "thoracic back pain" names the thoracic spine only
+    return is_item and bool(_DEVICE.match(src, end))
+
+
+# Injury words the anatomy catalog does not hold, for the summary's body parts only.
+_MORE_SITES = (
+    ("head", re.compile(r"\b(?:headaches?|concussion|post-?concussive|scalp|cephalgia)\b", re.I)),
+)
+_MECHANISM_CLAUSE = re.compile(r"\b(?:when|while)\b", re.I)
+# "when he strained his neck": a site the mechanism says was hurt.
+_HURT = re.compile(
+    r"\b(?:strain|sprain|injur|hurt|twist|fractur|broke|cut|crush|struck|hit|landed|fell)\w*\b[^,;]*$",
+    re.I,
+)
+_SACROILIAC = re.compile(r"sacroiliac|SI\s+joint", re.I)
+_RADICULAR_AFTER = re.compile(r"\s+(?:radicular|radiculopathy|radiculitis|radiating)\b", re.I)
+_LENGTH = re.compile(
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve))[\s-]*$", re.I
+)
+_VERSUS = re.compile(r"\b(?:versus|vs\.?)\s+[^,;]*$", re.I)
+_SPINE_BACK = re.compile(r"\b(?:thoracic|cervical|upper|mid)\s*$", re.I)
+_DEVICE = re.compile(r"\s+(?:scooter|walker|pillow|cushion)\b", re.I)
 
 
 _PSYCHE = re.compile(
@@ -353,8 +399,9 @@ _RADIATES = re.compile(r"\bradiat\w*\b[^.;]*$", re.I)
 
 
 def _reason(text: str, d: Decision) -> Evidence | None:
-    """The rationale's decisive reason: the last sentence before (or at) its conclusion that
-    talks about this patient's case and gives a reason, not one that only states a rule."""
+    """The rationale's decisive reason: of the sentences leading into its verdict, the one that
+    states a shortfall of the case against a criterion (for an overturned item, a criterion the
+    case meets), over one that states a rule, a verdict or a generic closing."""
     if not d.rationale_span:
         return None
     r0, r1 = d.rationale_span
@@ -364,46 +411,108 @@ def _reason(text: str, d: Decision) -> Evidence | None:
     conclusion = None
     if d.conclusion_evidence:
         conclusion = (d.conclusion_evidence.start, d.conclusion_evidence.end)
-    if conclusion and _BECAUSE.search(text, *conclusion):
-        return _quote(text, *conclusion)  # "... is not necessary, as there is no ..."
-    if not spans:
-        return _quote(text, *conclusion) if conclusion else None
+        if not spans or spans[-1][1] < conclusion[1]:
+            spans.append(conclusion)
     best: tuple[int, int] | None = None
     best_score = 0
     last = len(spans) - 1
     for k, (a, b) in enumerate(spans):
         if text[a] in '"\u201c':
+            continue  # a quoted guideline
+        found = _reason_clause(text, a, b)
+        if found is None:
+            continue  # a verdict and nothing else
+        clause, kind = found
+        score = _KIND_SCORE[d.outcome == "overturned"][kind]
+        if not score:
             continue
-        cues = _cues(text[a:b])
-        if "reason" not in cues and "case" not in cues:
-            continue
-        if "verdict" in cues and not ("strong" in cues or _BECAUSE.search(text, a, b)):
-            continue  # a verdict ("the request is not supported"), not its reason
-        score = 50 + k  # later sentences weigh more: the reason leads into the verdict
-        if "reason" in cues:
-            score += 40
-        if "strong" in cues:
-            score += 20
-        if "rule" in cues:
-            score -= 20
-        if k == last:
-            score += 30
-        if "case" in cues:
-            score += 30
-        if "guideline" in cues:
+        score += k + (10 if k == last else 0)  # the reason leads into the verdict
+        if _CASE_LEAD.match(text, a):
+            score += 15
+        if _CASE.search(text, *clause):
+            score += 10
+        if _ADDITIVE.match(text, a, b):
+            score -= 15  # "Moreover, ...": a further reason; the main one came first
+        if clause[1] - clause[0] > _MAX_QUOTE:
             score -= 30
-        if b - a > _MAX_QUOTE:
-            score -= 30
-        if _ADDITIVE.match(text, a):
-            score -= 25  # "Moreover, ...": a further reason; the main one came first
-        if score > best_score or (score == best_score and best is not None):
-            cut = _THEREFORE.search(text, a, b) if "verdict" in cues else None
-            best, best_score = (a, cut.start() if cut and cut.start() > a + 20 else b), score
+        if score >= best_score:
+            best, best_score = clause, score
     if best is None and conclusion:
         best = conclusion
-    if best is None:
-        return None
-    return _quote(text, *best)
+    return _quote(text, *best) if best else None
+
+
+_KIND_SCORE = {
+    False: {
+        "shortfall": 100,
+        "case": 60,
+        "not recommended": 55,
+        "closing": 45,
+        "meets": 40,
+        "other": 30,
+        "rule": 0,
+    },
+    True: {
+        "meets": 100,
+        "case": 60,
+        "shortfall": 50,
+        "closing": 20,
+        "other": 30,
+        "rule": 0,
+        "not recommended": 0,
+    },
+}
+for _scores in _KIND_SCORE.values():
+    _scores["admin"] = 0
+
+
+def _reason_clause(text: str, a: int, b: int) -> tuple[tuple[int, int], str] | None:
+    """What sentence ``text[a:b]`` offers as a reason: the span to quote and its kind. Where the
+    sentence also states the verdict, its kind is that of the clause before ("Given X, ...",
+    "X, so ...", "X; therefore ...") or after ("..., as X") the verdict; None for a bare
+    verdict ("Therefore, the request is not medically necessary")."""
+    verdicts = list(_VERDICT.finditer(text, a, b))
+    if not verdicts:
+        return (a, b), _kind(text, a, b)
+    v = verdicts[-1]
+    because = _BECAUSE.search(text, v.end(), b)
+    if because:
+        return (a, b), _kind(text, because.start(), b)
+    cut = _THEREFORE.search(text, a, v.start())
+    if cut and cut.start() > a + 20:
+        return (a, cut.start()), _kind(text, a, cut.start())
+    kind = _kind(text, a, v.start())
+    if _SO.match(text, a) and kind != "shortfall":
+        return None  # "Therefore, based on the records, the request is not necessary"
+    if kind in ("shortfall", "meets", "case"):
+        return (a, b), kind
+    return ((a, b), "case") if _BECAUSE.match(text, a) and kind == "other" else None
+
+
+def _kind(text: str, a: int, b: int) -> str:
+    """What clause ``text[a:b]`` is: a shortfall of the case, a criterion it meets, a rule, a
+    generic closing, a statement about the case, or other."""
+    if _ADMIN.search(text, a, b):
+        return "admin"
+    if _CLOSING.search(text, a, b):
+        return "closing"
+    neg = _NEGATION.search(text, a, b)
+    short = _EXCESS.search(text, a, b) or (neg and _DOCUMENTED.search(text, a, b))
+    case = _CASE.search(text, a, b) or _CASE_LEAD.match(text, a)
+    about_case = _CASE_LEAD.match(text, a) or _CASE.search(text, a, min(b, a + 60))
+    meets = _MEETS.search(text, a, b)
+    if _EXCESS.search(text, a, b) and not _CONDITION.search(text, a, b):
+        return "shortfall"  # more than a guideline allows: said against the guideline
+    if _NOT_RECOMMENDED.search(text, a, b) and not (about_case and short):
+        return "not recommended"  # the rule itself decides: a service the guideline rejects
+    ruled = _RULE.search(text, a, b) or _RULE_LEAD.match(text, a) or _CITED.search(text, a, b)
+    if ruled and not (about_case and (short or meets)):
+        return "rule"  # a guideline's rule, unless it says so of this case's shortfall
+    if short:
+        return "shortfall"
+    if meets and not neg:
+        return "meets"
+    return "case" if case else "other"
 
 
 def _words(quote: str) -> str:

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from imr_llm.schemas import AuditRecord
 
 _WORD = re.compile(r"[a-z0-9]+")
+# The summary's region names that the gold's closed vocabulary folds into a coarser one.
+_GOLD_REGION = {"chest": "other", "jaw": "head", "spine": "other"}
 _SHARED = 0.5
 
 
@@ -71,7 +73,8 @@ def score_summaries(records: Iterable[AuditRecord], gold: dict[str, dict]) -> Su
         out.injury.right += same_quote(
             parts.injury.quote if parts.injury else None, (g.get("injury") or {}).get("quote")
         )
-        want, got = set(g.get("body_parts") or []), set(parts.body_parts)
+        want = set(g.get("body_parts") or [])
+        got = {_GOLD_REGION.get(p, p) for p in parts.body_parts}
         out.body_parts_letters.total += 1
         out.body_parts_letters.right += want == got
         out.body_parts_padded += len(got - want)
