@@ -1,9 +1,10 @@
 """Batch runner: rules across processes, LLM calls async and bounded, durable resume.
 
 Each finished letter is appended to ``results.jsonl`` as one complete line and fsynced before it
-counts as done (the letters of a chunk that arrive together share one fsync). A re-run with the same ``--out`` skips letters already done (same resolved
-absolute path and sha256, however the path was typed and from whichever directory) and finishes
-the rest; at the end the file is rewritten, atomically, in input order.
+counts as done (the letters of a chunk that arrive together share one fsync). A re-run with the
+same ``--out`` skips letters already done (same resolved absolute path and sha256, however the
+path was typed and from whichever directory) and finishes the rest; at the end the file is
+rewritten, atomically, in input order.
 
 One ``--out`` folder holds one run. ``run.json`` (the manifest) lists the run's inputs (resolved
 path, sha256, letter id) and options, and the sha256 of the CSV files it last wrote. An audit
@@ -188,6 +189,17 @@ def _done_chunk(jobs: list[Job]) -> list[_Done]:
     return [_done(_analyze_job(job), job[4]) for job in jobs]
 
 
+def _chunks(jobs: list, size: int, workers: int) -> Iterator[list]:
+    """``jobs`` in chunks of ``size``, but the last ``workers`` chunks' worth in quarter
+    chunks: the workers then finish at about the same time, not one of them a chunk late."""
+    tail = max(0, len(jobs) - size * workers)
+    i = 0
+    while i < len(jobs):
+        n = size if i < tail else max(1, size // 4)
+        yield jobs[i : i + n]
+        i += n
+
+
 class _OrderedPool:
     """``fn`` over chunks of ``jobs`` in a process pool, results in input order, with at most
     ``ahead`` chunks submitted and not yet consumed (so results never pile up in memory).
@@ -197,7 +209,7 @@ class _OrderedPool:
 
     def __init__(self, fn, jobs: list, workers: int, chunk: int, ahead: int):
         self._fn = fn
-        self._chunks = (jobs[i : i + chunk] for i in range(0, len(jobs), chunk))
+        self._chunks = _chunks(jobs, chunk, workers)
         self._pool = ProcessPoolExecutor(max_workers=workers)
         self._pending = deque(
             self._pool.submit(fn, c) for c in itertools.islice(self._chunks, ahead)
