@@ -1,21 +1,24 @@
-"""Coverage of the local model's grounded summary against the summary gold, beside the
-extractive summary of the same letters:
+"""Coverage of the local model's grounded summary, part by part, against the summary gold,
+beside the extractive summary of the same letters:
 
-    python benchmarks/local_summary_coverage.py --out DIR [--split check] [--sample 8] [--seed 7]
+    python benchmarks/local_summary_coverage.py --out DIR [--split check] [--sample 20] [--seed 7]
 
 Starts one llama.cpp server and asks only the summary question for each sampled corpus letter
 that has gold in evals/summary-gold/ (the response cache is on, so a re-run is free). A gold
-fact (injury statement, diagnoses, treatment to date, each item's decisive reason) counts as
-covered when some summary sentence's quote shares most of its words with the gold quote
-(``imr_llm.evals.summaries.same_quote``). Prints per letter and totals, seconds a letter, and
-how many letters got no grounded sentence (those fall back to the extractive summary); writes
-DIR/summaries.jsonl (owner-only: it holds quotes) and DIR/coverage.json.
+fact (injury statement, diagnoses, treatment to date, each item's decisive reason) is covered
+by a part whose quote shares most of its words with the gold quote
+(``imr_llm.evals.summaries.same_quote``); counted for the parts the LLM grounded ("llm"), for
+the summary as recorded, LLM parts plus the extractive parts that stand in ("merged"), and for
+the extractive summary alone. Prints per letter and totals, seconds a letter, and how many
+parts fell back; writes DIR/summaries.jsonl (owner-only: it holds quotes; one line per letter
+with each part's sentence, quote and source, for reading) and DIR/coverage.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -44,16 +47,41 @@ def _facts(gold: dict) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _extractive_quotes(record) -> dict[str, str | None]:
-    parts = record.summary_parts
-    quotes: dict[str, str | None] = {
-        "injury": parts.injury.quote if parts and parts.injury else None,
-        "diagnoses": parts.diagnoses.quote if parts and parts.diagnoses else None,
-        "treatment": parts.treatment_to_date.quote if parts and parts.treatment_to_date else None,
-    }
+def _part_quotes(parts, only_llm: bool = False) -> dict[str, str | None]:
+    """Each part's quote, keyed like ``_facts``; ``only_llm``: the parts the LLM grounded."""
+    names = {"injury": "injury", "diagnoses": "diagnoses", "treatment_to_date": "treatment"}
+    quotes: dict[str, str | None] = {}
+    for name, key in names.items():
+        ev = getattr(parts, name) if parts else None
+        keep = not only_llm or (parts is not None and name in parts.sentences)
+        quotes[key] = ev.quote if ev and keep else None
     for it in parts.items if parts else []:
-        quotes[f"reason:{it.index}"] = it.reason.quote if it.reason else None
+        keep = not only_llm or f"item:{it.index}" in parts.sentences
+        quotes[f"reason:{it.index}"] = it.reason.quote if it.reason and keep else None
     return quotes
+
+
+def _reading_row(parts) -> list[dict]:
+    """Each part as the reader sees it: the sentence (LLM) or quote (extractive) and source."""
+    out = []
+    for name in ("injury", "diagnoses", "treatment_to_date"):
+        ev = getattr(parts, name)
+        if ev is None and name not in parts.sentences:
+            continue
+        out.append(_part(name, parts.sentences.get(name), ev))
+    for it in parts.items:
+        out.append(_part(f"item:{it.index}", parts.sentences.get(f"item:{it.index}"), it.reason))
+    return out
+
+
+def _part(name: str, sentence: str | None, ev) -> dict:
+    return {
+        "part": name,
+        "source": "llm" if sentence else "extractive",
+        "sentence": sentence,
+        "quote": ev.quote if ev else None,
+        "offsets": [ev.start, ev.end] if ev else None,
+    }
 
 
 async def main() -> int:
@@ -67,15 +95,15 @@ async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--split", choices=["tune", "check"], default="check")
-    ap.add_argument("--sample", type=int, default=8)
+    ap.add_argument("--sample", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
 
     ids = sorted(p.stem for p in GOLD.glob("CM*.json") if split_of(p.stem) == args.split)
     ids = sorted(random.Random(args.seed).sample(ids, min(args.sample, len(ids))))
     args.out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    totals = {"llm": [0, 0], "extractive": [0, 0]}
-    fallback = 0
+    totals = {"llm": [0, 0], "merged": [0, 0], "extractive": [0, 0]}
+    parts_llm = parts_all = no_grounded = 0
     seconds: list[float] = []
     rows = []
     async with LLMSession(LLMConfig.from_cli(backend="local")) as session:
@@ -84,24 +112,29 @@ async def main() -> int:
             analysis = analyze(CORPUS / f"{lid}.pdf")
             gold = json.loads((GOLD / f"{lid}.json").read_text(encoding="utf-8"))
             record = analysis.record
-            extractive = _extractive_quotes(record)
+            extractive = _part_quotes(record.summary_parts)
             started = time.perf_counter()
             assert analysis.letter is not None
-            try:
-                summary = await llm_summary(
-                    analysis.letter, record, session.client, analysis.sections
-                )
-                sentences = summary.sentences
-            except LLMError:  # nothing grounded after the re-asks: the extractive one stands
-                sentences = []
+            # nothing grounded after the re-asks (LLMError): the extractive summary stands
+            with contextlib.suppress(LLMError):
+                await llm_summary(analysis.letter, record, session.client, analysis.sections)
             seconds.append(time.perf_counter() - started)
-            llm_quotes = [s.evidence.quote for s in sentences]
-            fallback += not llm_quotes
-            got = {"llm": 0, "extractive": 0}
+            parts = record.summary_parts
+            assert parts is not None
+            quotes = {
+                "llm": _part_quotes(parts, only_llm=True),
+                "merged": _part_quotes(parts),
+                "extractive": extractive,
+            }
+            n_parts = len(_reading_row(parts))
+            parts_all += n_parts
+            parts_llm += len(parts.sentences)
+            no_grounded += not parts.sentences
+            got = dict.fromkeys(totals, 0)
             facts = _facts(gold)
             for name, golds in facts:
-                got["llm"] += any(same_quote(q, g) for q in llm_quotes for g in golds)
-                got["extractive"] += any(same_quote(extractive.get(name), g) for g in golds)
+                for k in totals:
+                    got[k] += any(same_quote(quotes[k].get(name), g) for g in golds)
             for k in totals:
                 totals[k][0] += got[k]
                 totals[k][1] += len(facts)
@@ -109,17 +142,17 @@ async def main() -> int:
                 {
                     "letter_id": lid,
                     "facts": len(facts),
-                    "llm_covered": got["llm"],
-                    "extractive_covered": got["extractive"],
-                    "llm_sentences": [
-                        {"sentence": s.text, "quote": s.evidence.quote} for s in sentences
-                    ],
+                    **{f"{k}_covered": got[k] for k in totals},
+                    "parts": _reading_row(parts),
+                    "extractive_parts": parts.extractive_parts,
+                    "summary": record.summary,
                     "seconds": round(seconds[-1], 1),
                 }
             )
             print(
-                f"{lid}: facts {len(facts)}, LLM covers {got['llm']}, extractive "
-                f"{got['extractive']}, {len(llm_quotes)} grounded sentences, {seconds[-1]:.0f} s",
+                f"{lid}: facts {len(facts)}, covered by LLM parts {got['llm']}, merged "
+                f"{got['merged']}, extractive {got['extractive']}; {len(parts.sentences)} of "
+                f"{n_parts} parts from the LLM, {seconds[-1]:.0f} s",
                 flush=True,
             )
     with owner_only_open(args.out / "summaries.jsonl", "w", encoding="utf-8") as fh:
@@ -128,9 +161,9 @@ async def main() -> int:
     result = {
         "split": args.split,
         "letters": ids,
-        "llm_covered": totals["llm"],
-        "extractive_covered": totals["extractive"],
-        "letters_without_grounded_llm_sentence": fallback,
+        **{f"{k}_covered": totals[k] for k in totals},
+        "parts_from_llm": [parts_llm, parts_all],
+        "letters_without_grounded_llm_part": no_grounded,
         "seconds_per_letter": round(sum(seconds) / max(len(seconds), 1), 1),
     }
     with owner_only_open(args.out / "coverage.json", "w", encoding="utf-8") as fh:

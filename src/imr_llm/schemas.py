@@ -160,6 +160,16 @@ class SummaryParts(BaseModel):
         default=None,
         description="Why an LLM summary was not used and this extractive one stands in.",
     )
+    sentences: dict[str, str] = Field(
+        default_factory=dict,
+        description="LLM path: the plain sentence for each part the model grounded in the "
+        "letter (keys injury, diagnoses, treatment_to_date, item:<index>); its quote is the part.",
+    )
+    extractive_parts: list[str] = Field(
+        default_factory=list,
+        description="LLM path: parts whose LLM quote was missing or not in the letter (for an "
+        "item's reason: not in its rationale), so the extractive quote stands.",
+    )
 
 
 class RecordError(BaseModel):

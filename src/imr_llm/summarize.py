@@ -17,8 +17,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
-
 from imr_llm.schemas import (
     AuditRecord,
     Decision,
@@ -34,6 +32,7 @@ from imr_llm.text.spans import Sections, sentences
 
 if TYPE_CHECKING:
     from imr_llm.llm.client import LLMClient
+    from imr_llm.summary_llm import GroundedSummary
 
 
 def flags_sentence(record: AuditRecord) -> str:
@@ -520,22 +519,30 @@ def _words(quote: str) -> str:
 
 
 def summary_text(parts: SummaryParts, record: AuditRecord) -> str:
-    """The parts joined in a fixed order an auditor learns once, then the flags sentence."""
+    """The parts joined in a fixed order an auditor learns once, then the flags sentence. On
+    the LLM path a part the model grounded shows its sentence, any other the letter's quote."""
+    said = parts.sentences
+
+    def told(name: str, ev: Evidence | None) -> str | None:
+        return said.get(name) or (_words(ev.quote) if ev else None)
+
     lines = []
-    if parts.injury:
-        lines.append(f"Injury: {_words(parts.injury.quote)}")
+    if injury := told("injury", parts.injury):
+        lines.append(f"Injury: {injury}")
     if parts.body_parts:
         lines.append(f"Body parts: {', '.join(parts.body_parts)}.")
-    if parts.diagnoses:
-        lines.append(f"Diagnoses: {_words(parts.diagnoses.quote)}")
-    if parts.treatment_to_date:
-        lines.append(f"Treatment to date: {_words(parts.treatment_to_date.quote)}")
+    if diagnoses := told("diagnoses", parts.diagnoses):
+        lines.append(f"Diagnoses: {diagnoses}")
+    if treatment := told("treatment_to_date", parts.treatment_to_date):
+        lines.append(f"Treatment to date: {treatment}")
     for it in parts.items:
         decided = {"upheld": "Upheld", "overturned": "Overturned"}.get(
             it.outcome, "Decision not read"
         )
         line = f"Item {it.index + 1}, {_words(it.item)}: {decided}"
-        if it.reason:
+        if f"item:{it.index}" in said:
+            line += f"; {said[f'item:{it.index}']}"
+        elif it.reason:
             line += f'; reason: "{_words(it.reason.quote)}"'
         lines.append(line)
     lines.append(flags_sentence(record))
@@ -546,55 +553,12 @@ def _end(line: str) -> str:
     return line if line.endswith((".", "!", "?", '"', '."')) else line + "."
 
 
-class GroundedSentence(BaseModel):
-    text: str
-    evidence: Evidence
-
-
-class GroundedSummary(BaseModel):
-    """LLM sentences with the letter span that backs each, plus the record's flags sentence."""
-
-    sentences: list[GroundedSentence] = Field(default_factory=list)
-    flags: str = ""
-
-    @property
-    def text(self) -> str:
-        return " ".join([s.text for s in self.sentences] + ([self.flags] if self.flags else []))
-
-
-def _sentence(s: str) -> str:
-    s = " ".join(s.split())
-    return s if re.search(r"[.!?]$", s) else s + "."
-
-
-def _heading(text: str, d: Decision) -> str:
-    if d.heading_span is not None:
-        return " ".join(text[d.heading_span[0] : d.heading_span[1]].split())
-    return f"{d.item}: {d.outcome.capitalize()}"
-
-
 async def llm_summary(
     letter: Letter, record: AuditRecord, client: LLMClient, sections: Sections | None = None
 ) -> GroundedSummary:
-    """Ask for a grounded summary; sets ``record.summary`` and ``record.llm``. Pass the letter's
-    ``sections`` so the prompt starts with the same prefix as pass 1 (server prompt cache).
-    Raises ``LLMError``."""
-    from imr_llm.extract.llm import compact, letter_head
-    from imr_llm.llm.responses import SummaryAnswer, locate
+    """The grounded LLM summary in the extractive summary's parts (``summary_llm``): sets
+    ``record.summary_parts``, ``record.summary`` and ``record.llm``; an answer with no grounded
+    part leaves the extractive summary and returns no sentences. Raises ``LLMError``."""
+    from imr_llm.summary_llm import llm_summary_parts
 
-    text = letter.text
-    head_end = letter_head(text, sections or Sections(), record.decisions)
-    variables = {
-        "letter_head": compact(text[:head_end]),
-        "headings": [_heading(text, d) for d in record.decisions],
-    }
-    answer, _ = await client.ask(SummaryAnswer, "summary", letter=letter, variables=variables)
-    grounded = []
-    for s in answer.sentences:
-        ev = locate(text, s.quote)
-        if ev is not None:
-            grounded.append(GroundedSentence(text=_sentence(s.sentence), evidence=ev))
-    summary = GroundedSummary(sentences=grounded, flags=flags_sentence(record))
-    record.summary = summary.text
-    record.llm = client.usage_for(letter)
-    return summary
+    return await llm_summary_parts(letter, record, client, sections)
