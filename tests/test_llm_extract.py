@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
-from fake_openai import INVENTED_QUOTE, FakeOpenAI, QuotePicker, Reply, Ungrounded, fill_schema
+from fake_openai import INVENTED_QUOTE, FakeOpenAI, QuotePicker, fill_schema
 from imr_llm.checks.base import Sections
-from imr_llm.extract.llm import LLMExtraction, llm_pass1
-from imr_llm.extract.reconcile import reconcile
+from imr_llm.extract.llm import LLMExtraction
+from imr_llm.extract.reconcile import case_lists, reconcile
 from imr_llm.llm.client import LLMClient
 from imr_llm.llm.config import LLMConfig
 from imr_llm.llm.errors import LLMError
 from imr_llm.llm.responses import quote_in_text
+from imr_llm.questions.base import LetterView
+from imr_llm.questions.scheduler import read_letter
 from imr_llm.schemas import AuditRecord, CaseFacts, Decision, ErrorKind, Finding, Letter, Severity
-from imr_llm.summarize import llm_summary
 
 DATA = Path(__file__).parent / "data"
 SEED_000 = (DATA / "seed_000.txt").read_text()
@@ -190,6 +191,15 @@ def config(fake: FakeOpenAI, tmp_path: Path, **overrides) -> LLMConfig:
     return LLMConfig(**settings)
 
 
+async def llm_pass1(
+    letter: Letter, record: AuditRecord, sections: Sections, client: LLMClient
+) -> LLMExtraction:
+    """Pass 1 as the session runs it; the record's ``llm`` block is the usage so far."""
+    extraction = await read_letter(client, LetterView(letter, record, sections))
+    record.llm = client.usage_for(letter)
+    return extraction
+
+
 def run_pass1(
     cfg: LLMConfig, letter: Letter, record: AuditRecord, sections: Sections
 ) -> LLMExtraction:
@@ -302,11 +312,12 @@ def test_reconcile_agreeing_reads_give_no_findings_and_fill_empty_lists(
     fake_openai.responder = seed_000_responder()
     ex = run_pass1(config(fake_openai, tmp_path), letter, record, sections)
     assert reconcile(record, ex, letter.text) == []
-    assert record.case.diagnoses == ["cervical and lumbar myofascial pain"]
-    assert record.case.body_regions == ["neck", "head"]
+    assert case_lists(record, ex) == {
+        "diagnoses": ["cervical and lumbar myofascial pain"],
+        "body_regions": ["neck", "head"],
+    }
     record.case.diagnoses = ["rules diagnosis"]
-    reconcile(record, ex, letter.text)
-    assert record.case.diagnoses == ["rules diagnosis"]
+    assert "diagnoses" not in case_lists(record, ex)
 
 
 def test_reconcile_reports_planted_disagreements(fake_openai, tmp_path, seed_000):
@@ -387,70 +398,6 @@ def test_reconcile_reports_an_item_the_rules_missed(fake_openai, tmp_path, seed_
         and "rules: 1 items, LLM: 2" in finding.message
     )
     assert finding.evidence[0].quote == "12 message therapy sessions:  Upheld"
-
-
-def test_llm_summary_is_grounded_and_reasked(fake_openai, tmp_path, seed_000):
-    letter, record, sections = seed_000
-    fake_openai.responder = seed_000_responder()
-    fake_openai.script(Ungrounded(), Reply())
-    record.findings = [Finding(code="citation-disagreement", severity="info", message="x")]
-
-    async def go():
-        async with LLMClient(config(fake_openai, tmp_path)) as client:
-            return await llm_summary(letter, record, client, sections)
-
-    summary = asyncio.run(go())
-    assert len(summary.sentences) == 2
-    for s in summary.sentences:
-        assert letter.text[s.evidence.start : s.evidence.end] == s.evidence.quote
-    assert record.summary == summary.text
-    assert record.summary.startswith("A 36-year-old woman was injured")
-    assert record.summary.endswith("Nothing was flagged.")
-    assert INVENTED_QUOTE not in record.summary
-    assert record.llm.calls == 1 and record.llm.retries == 1
-    prompt = fake_openai.chat_requests[0]["messages"][0]["content"]
-    assert "- Five trigger point injections with sedation: Upheld" in prompt
-
-
-def test_llm_summary_keeps_grounded_sentences_without_a_reask(fake_openai, tmp_path, seed_000):
-    letter, record, sections = seed_000
-    good = SEED_000_ANSWERS["SummaryAnswer"]["sentences"][0]
-    bad = {"sentence": "The patient also had knee surgery.", "quote": INVENTED_QUOTE}
-    fake_openai.script(Reply({"sentences": [bad, good]}))
-
-    async def go():
-        async with LLMClient(config(fake_openai, tmp_path)) as client:
-            return await llm_summary(letter, record, client, sections)
-
-    summary = asyncio.run(go())
-    assert [s.text for s in summary.sentences] == [good["sentence"] + "."]
-    assert "knee surgery" not in record.summary and INVENTED_QUOTE not in record.summary
-    assert record.llm.calls == 1 and record.llm.retries == 0
-
-
-def test_llm_summary_salvages_swapped_fields_and_letter_says_quotes(
-    fake_openai, tmp_path, seed_000
-):
-    letter, record, sections = seed_000
-    swapped = {
-        "sentence": "The patient is a 36 year old female",
-        "quote": "The letter says the patient is a woman in her thirties.",
-    }
-    wrapped = {
-        "sentence": "Massage therapy was disputed.",
-        "quote": "The letter states that 12 message therapy sessions",
-    }
-    invented = {"sentence": "The patient had knee surgery.", "quote": INVENTED_QUOTE}
-    fake_openai.script(Reply({"sentences": [swapped, wrapped, invented]}))
-
-    async def go():
-        async with LLMClient(config(fake_openai, tmp_path)) as client:
-            return await llm_summary(letter, record, client, sections)
-
-    summary = asyncio.run(go())
-    quotes = [s.evidence.quote for s in summary.sentences]
-    assert quotes == ["The patient is a 36 year old female", "12 message therapy sessions"]
-    assert "knee surgery" not in record.summary and record.llm.retries == 0
 
 
 def test_fault_injection_harness_over_many_letters(fake_openai, tmp_path):

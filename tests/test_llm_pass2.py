@@ -10,17 +10,14 @@ from typing import Any
 import pytest
 
 from fake_openai import INVENTED_QUOTE, FakeOpenAI, Invalid, QuotePicker, Ungrounded, fill_schema
-from imr_llm.extract.pass2 import (
-    absence_claims,
-    key_terms,
-    llm_pass2,
-    mentions_positively,
-    spinal_levels,
-)
+from imr_llm.extract.claims import absence_claims, key_terms, mentions_positively
 from imr_llm.llm.client import LLMClient
 from imr_llm.llm.config import LLMConfig
 from imr_llm.llm.errors import LLMError
 from imr_llm.pipeline import Analysis, LLMSession, analyze, analyze_letter
+from imr_llm.questions.base import LetterView
+from imr_llm.questions.scheduler import check_letter
+from imr_llm.questions.subject import spinal_levels
 from imr_llm.schemas import Finding, Letter
 
 AUTHORED = Path(__file__).resolve().parents[1] / "evals" / "authored" / "letters"
@@ -86,7 +83,10 @@ def run_pass2(cfg: LLMConfig, analysis: Analysis, extraction=None) -> list[Findi
 
     async def go():
         async with LLMClient(cfg) as client:
-            return await llm_pass2(letter, analysis.record, analysis.sections, client, extraction)
+            view = LetterView(letter, analysis.record, analysis.sections, extraction)
+            findings = await check_letter(client, view)
+            analysis.record.llm = client.usage_for(letter)
+            return findings
 
     return asyncio.run(go())
 

@@ -1,7 +1,8 @@
 """One letter through the rules path: ingest -> segment -> check -> summarize -> AuditRecord.
 
 ``analyze`` is pure and picklable in and out, so the batch runner can fan it out over processes.
-The LLM stages (``imr_llm.extract.llm``, ``imr_llm.llm``) run afterwards on its result.
+The LLM stages (``LLMSession``: ``imr_llm.questions`` over ``imr_llm.llm``) run afterwards on its
+result.
 """
 
 from __future__ import annotations
@@ -146,16 +147,19 @@ def sort_findings(findings):
 
 
 class LLMSession:
-    """One LLM client (and, for ``--llm local``, one llama.cpp server) for a whole batch.
+    """One backend (``imr_llm.llm.backends``: started and stopped here) and one LLM client for
+    a whole batch.
 
-    ``enrich`` runs the LLM stages on a rules result: pass 1 (grounded facts), reconciliation
-    with the rules, pass 2 (consistency questions decided in code), the grounded summary. The
-    model sees the letter with planted instructions blanked. An LLM failure turns the record
-    into an ``llm_error`` record (retried on resume); the rules result is not silently kept.
+    ``enrich`` runs the LLM stages on a rules result: the registered questions
+    (``imr_llm.questions``; pass 1 grounded facts, reconciliation with the rules, pass 2
+    consistency questions decided in code), then the grounded summary. Only this session writes
+    the record. The model sees the letter with planted instructions blanked. An LLM failure
+    turns the record into an ``llm_error`` record (retried on resume); the rules result is not
+    silently kept.
     """
 
-    def __init__(self, config: LLMConfig, use_cache: bool = True):
-        self.config = config if use_cache else config.model_copy(update={"cache": False})
+    def __init__(self, config, use_cache: bool = True):
+        self.config: LLMConfig = config if use_cache else config.model_copy(update={"cache": False})
         self.backend: Backend | None = None
         self.client: LLMClient | None = None
 
@@ -178,10 +182,10 @@ class LLMSession:
                 await self.backend.stop()
 
     async def enrich(self, analysis: Analysis) -> AuditRecord:
-        from imr_llm.extract.llm import llm_pass1
-        from imr_llm.extract.pass2 import llm_pass2
-        from imr_llm.extract.reconcile import reconcile
+        from imr_llm.extract.reconcile import case_lists, reconcile
         from imr_llm.llm.client import UNANSWERABLE, LLMError
+        from imr_llm.questions.base import LetterView
+        from imr_llm.questions.scheduler import check_letter, read_letter
         from imr_llm.summarize import llm_summary
 
         record = analysis.record
@@ -206,12 +210,13 @@ class LLMSession:
                 return fallback
 
         try:
-            extraction = await llm_pass1(letter, record, sections, client)
+            view = LetterView(letter, record, sections)
+            extraction = view.extraction = await read_letter(client, view)
             failed.extend(extraction.failed_questions)
             record.findings.extend(reconcile(record, extraction, letter.text))
-            record.findings.extend(
-                await tolerant(llm_pass2(letter, record, sections, client, extraction), [])
-            )
+            for name, values in case_lists(record, extraction).items():
+                setattr(record.case, name, values)
+            record.findings.extend(await check_letter(client, view))
             record.findings = sort_findings(merge_findings(record.findings))
             extractive = record.summary
             grounded = await tolerant(llm_summary(letter, record, client, sections))

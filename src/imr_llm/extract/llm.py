@@ -1,24 +1,17 @@
-"""LLM pass 1: narrow, quotable questions about one letter, answered with grounded quotes.
+"""What LLM pass 1 read in a letter (``LLMExtraction``), and the letter as prompts see it.
 
-Questions (``prompts/*.j2``): ``case_basics`` over the letter up to its issues section;
-``items_list`` over the whole letter (skipped when it is too long for ``max_prompt_chars``);
-``item_rationale`` once per rules-parsed item. Only questions whose answers reach the record
-(reconciliation, the case's diagnoses and regions) or pass 2 are asked. Every
-prompt starts with the same letter prefix, so the first question warms the server's prompt cache
-and the rest run concurrently (bounded by the client's ``concurrency``).
+The pass-1 questions (``imr_llm.questions``: ``case_basics``, ``items_list``,
+``item_rationale``) are answered with grounded quotes; ``extraction_from`` places every quote
+in the letter. ``letter_head`` and ``compact`` give every prompt the same letter prefix.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable
 from datetime import date
-from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from imr_llm.llm.client import UNANSWERABLE, LLMClient, LLMError
 from imr_llm.llm.responses import (
     CaseBasics,
     ItemRationale,
@@ -26,11 +19,9 @@ from imr_llm.llm.responses import (
     locate,
     quote_in_text,
 )
-from imr_llm.schemas import AuditRecord, Decision, Evidence, Letter
+from imr_llm.schemas import Decision, Evidence
 from imr_llm.text.dates import parse_date
 from imr_llm.text.spans import Sections
-
-T = TypeVar("T")
 
 
 class ItemExtraction(BaseModel):
@@ -87,70 +78,26 @@ def compact(text: str) -> str:
     return _TRAILING.sub("\n", _BLANK_LINES.sub("\n", text)).strip()
 
 
-async def gather_or_cancel(*aws: Awaitable[T]) -> list[T]:
-    """``asyncio.gather`` that cancels the siblings when one fails, then re-raises."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-async def llm_pass1(
-    letter: Letter, record: AuditRecord, sections: Sections, client: LLMClient
+def extraction_from(
+    text: str,
+    sections: Sections,
+    basics: CaseBasics | None,
+    items_list: ItemsList | None,
+    rationales: list[tuple[Decision, ItemRationale | None]],
+    failed: list[str],
 ) -> LLMExtraction:
-    """Ask the pass-1 questions about ``letter``; sets ``record.llm`` to the usage so far.
-    Raises ``LLMError`` (the caller turns it into the letter's error record)."""
-    text = letter.text
-    head_end = letter_head(text, sections, record.decisions)
-    base: dict[str, Any] = {"letter_head": compact(text[:head_end])}
-    out = LLMExtraction()
-
-    async def answer(model, template: str, variables: dict[str, Any]):
-        """One question; a question the model cannot answer with grounded quotes is recorded in
-        ``out.failed_questions`` and skipped, so one bad answer costs no other fact."""
-        try:
-            value, _ = await client.ask(model, template, letter=letter, variables=variables)
-            return value
-        except LLMError as exc:
-            if exc.kind not in UNANSWERABLE:
-                raise
-            out.failed_questions.append(template)
-            return None
-
-    out.basics = await answer(CaseBasics, "case_basics", base)
-    if out.basics is not None:
-        out.dropped.extend(f"basics.{name}" for name in out.basics.ungrounded)
-
-    async def items_list() -> None:
-        rest = compact(text[head_end:])
-        if not rest:
-            return
-        try:
-            out.items_list = await answer(ItemsList, "items_list", {**base, "letter_rest": rest})
-        except LLMError as exc:
-            if exc.kind != "prompt_too_long":
-                raise
-
-    async def item(d: Decision) -> ItemExtraction:
-        variables = {**base, "item_block": compact(text[d.span[0] : d.span[1]])}
-        rationale = await answer(ItemRationale, "item_rationale", variables)
-        return ItemExtraction(index=d.index, rationale=rationale)
-
-    decisions = [d for d in record.decisions if d.span[1] > d.span[0]]
-    results = await gather_or_cancel(items_list(), *(item(d) for d in decisions))
-    out.items = [r for r in results if isinstance(r, ItemExtraction)]
-
+    """Pass 1's answers as one extraction: facts whose value is not in their own quote dropped,
+    every quote placed in the letter (``evidence``)."""
+    out = LLMExtraction(basics=basics, items_list=items_list, failed_questions=list(failed))
+    if basics is not None:
+        out.dropped.extend(f"basics.{name}" for name in basics.ungrounded)
+    out.items = [ItemExtraction(index=d.index, rationale=r) for d, r in rationales]
     _drop_unsupported_values(out)
     _ground(out, "basics", out.basics, text, None)
     _ground(out, "items_list", out.items_list, text, sections.issues)
-    spans = {d.index: d.span for d in decisions}
+    spans = {d.index: d.span for d, _ in rationales}
     for i, it in enumerate(out.items):
         _ground(out, f"items[{i}].rationale", it.rationale, text, spans.get(it.index))
-    record.llm = client.usage_for(letter)
     return out
 
 

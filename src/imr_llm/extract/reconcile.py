@@ -2,7 +2,8 @@
 
 A difference becomes an ``extraction-disagreement`` finding (severity low, detector ``llm``) with
 the LLM's quote and, when the record has one, the rules' span as evidence. The rules' value stays
-in the record. Facts only the LLM reads (diagnoses, body regions) fill the record's empty lists.
+in the record. Facts only the LLM reads (diagnoses, body regions) fill the record's empty lists
+(``case_lists``; the session writes them).
 Compared: date of injury, age, sex, the item list (count and names), each item's decision word,
 and each item's rationale conclusion (only where both sides give a definite value).
 """
@@ -91,15 +92,10 @@ def match_items(decisions: list[Decision], listed: list[ListedItem]) -> list[tup
 def reconcile(
     record: AuditRecord, extraction: LLMExtraction, text: str | None = None
 ) -> list[Finding]:
-    """Findings where rules and LLM disagree; fills the record's empty diagnoses / body_regions
-    in place. ``text`` (the letter text) lets rules-side spans become evidence quotes; without it
-    ``record.text`` is used when present."""
+    """Findings where rules and LLM disagree. ``text`` (the letter text) lets rules-side spans
+    become evidence quotes; without it ``record.text`` is used when present."""
     text = text if text is not None else record.text
-    findings: list[Finding] = []
-    findings += _case(record, extraction)
-    findings += _items(record, extraction, text)
-    _fill_lists(record, extraction)
-    return findings
+    return _case(record, extraction) + _items(record, extraction, text)
 
 
 def _case(record: AuditRecord, ex: LLMExtraction) -> list[Finding]:
@@ -203,15 +199,19 @@ def _items(record: AuditRecord, ex: LLMExtraction, text: str | None) -> list[Fin
     return out
 
 
-def _fill_lists(record: AuditRecord, ex: LLMExtraction) -> None:
+def case_lists(record: AuditRecord, ex: LLMExtraction) -> dict[str, list[str]]:
+    """The case lists only the LLM read (diagnoses, body regions), for those the record has
+    empty: an update for ``record.case``."""
     b = ex.basics
     if b is None:
-        return
+        return {}
     case = record.case
+    update: dict[str, list[str]] = {}
     if not case.diagnoses and b.diagnoses:
-        case.diagnoses = _unique(f.text.strip() for f in b.diagnoses)
+        update["diagnoses"] = _unique(f.text.strip() for f in b.diagnoses)
     if not case.body_regions and b.body_regions:
-        case.body_regions = _regions([f.text for f in b.body_regions])
+        update["body_regions"] = _regions([f.text for f in b.body_regions])
+    return update
 
 
 def _regions(values: list[str]) -> list[str]:
