@@ -277,7 +277,7 @@ class SummaryAnswer(BaseModel):
 
 
 # ---------------------------------------------------------------- pass 2 (consistency questions)
-# Each answer is one narrow fact with its quote; ``imr_llm.extract.pass2`` decides in code
+# Each answer is one narrow fact with its quote; the pass-2 questions (``imr_llm.questions``) decide in code
 # whether the facts disagree, after checking where each quote lies in the letter. Their quotes
 # are ``LooseQuote``: not validated against the letter (so one bad quote in a list does not
 # throw away the whole answer and cost two re-asks), because pass 2 checks every quote itself,
