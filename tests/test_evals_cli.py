@@ -184,14 +184,18 @@ def test_eval_with_llm_uses_one_session(fake_openai, tmp_path, monkeypatch):
     out = tmp_path / "llm"
     res = invoke(
         "eval", AUTHORED, "--limit", "3", "--llm", "openai", "--model", "fake-model",
-        "--base-url", fake_openai.base_url, "--out", out,
+        "--base-url", fake_openai.base_url, "--out", out, "--ask", "all",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert len(entered) == 1
     run = card_json(out)["run"]
     assert (run["backend"], run["model"]) == ("openai", "fake-model")
     assert run["base_url"] == fake_openai.base_url
-    assert "Backend: `--llm openai`, model `fake-model`" in (out / "scorecard.md").read_text()
+    assert (
+        "Backend: `--llm openai`, model `fake-model` at "
+        f"{fake_openai.base_url}, asked: checks,extract,summary"
+    ) in " ".join((out / "scorecard.md").read_text().split())
+    assert "--ask all" in run["command"]
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 3
     assert all(r["llm"]["calls"] > 0 for r in records if r["status"] == "ok")

@@ -42,6 +42,8 @@ def _audit(paths: list[str], out: Path, env: dict, *extra: str) -> subprocess.Co
         str(out),
         "--llm",
         "openai",
+        "--ask",
+        "all",  # every question of every letter: these tests are about the transport
     ]
     cmd += ["--concurrency", "8", "--no-html", "--fail-on", "never", *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)

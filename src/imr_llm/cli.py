@@ -30,7 +30,8 @@ from rich.table import Table
 
 from imr_llm.ingest import DEFAULT_MAX_BYTES, expand_paths, path_problem
 from imr_llm.llm.backends import BackendError, get_backend
-from imr_llm.llm.backends.options import LlmOpt
+from imr_llm.llm.backends.options import AskOpt, LlmOpt
+from imr_llm.llm.config import parse_ask
 from imr_llm.schemas import Severity
 
 app = typer.Typer(
@@ -216,9 +217,19 @@ def main(
     _set_logging()
 
 
-def _llm_config(llm: str, model: str | None, base_url: str | None, model_path: Path | None):
+def _llm_config(
+    llm: str,
+    model: str | None,
+    base_url: str | None,
+    model_path: Path | None,
+    ask: str | None = None,
+    default_ask: str = "checks",
+):
     try:
-        return get_backend(llm).configure(model=model, base_url=base_url, model_path=model_path)
+        parse_ask(ask or default_ask)
+        return get_backend(llm).configure(
+            model=model, base_url=base_url, model_path=model_path, ask=ask or default_ask
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -231,6 +242,7 @@ def audit(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
+    ask: AskOpt = None,
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight.")] = 4,
     workers: Annotated[
         int | None, typer.Option(help="Processes for the rules path (default: all cores).")
@@ -282,7 +294,7 @@ def audit(
             _warn(f"{arg}: no such file, or no .pdf/.txt letters in it")
     if not inputs:
         raise CliError("no input letters; give .pdf or .txt files, directories or globs")
-    config = _llm_config(llm, model, base_url, model_path)
+    config = _llm_config(llm, model, base_url, model_path, ask)
     if config is not None and get_backend(llm).takes_concurrency:
         config = config.model_copy(update={"concurrency": concurrency})
     options = AuditOptions(
@@ -502,10 +514,12 @@ def _read_stdin(tmpdir: str) -> Path:
     return path
 
 
-def _one(file: Path, llm: str, model, base_url, model_path, no_cache: bool):
+def _one(
+    file: Path, llm: str, model, base_url, model_path, no_cache: bool, ask: str | None, default: str
+):
     from imr_llm.pipeline import analyze
 
-    config = _llm_config(llm, model, base_url, model_path)
+    config = _llm_config(llm, model, base_url, model_path, ask, default)
     if str(file) == STDIN:
         with tempfile.TemporaryDirectory(prefix="imr-llm-") as tmp:
             analysis = analyze(_read_stdin(tmp), source=STDIN)
@@ -543,6 +557,7 @@ def check(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
+    ask: AskOpt = None,
     no_cache: NoCacheOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
@@ -550,7 +565,7 @@ def check(
     """Findings for one letter, readable in a terminal (or the record with --json)."""
     from imr_llm.report.terminal import render_findings
 
-    analysis = _one(file, llm, model, base_url, model_path, no_cache)
+    analysis = _one(file, llm, model, base_url, model_path, no_cache, ask, "checks")
     rec = analysis.record
     if as_json:
         sys.stdout.write(json.dumps(rec.to_json_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -574,6 +589,7 @@ def extract(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
+    ask: AskOpt = None,
     no_cache: NoCacheOpt = False,
     json_flag: Annotated[
         bool, typer.Option("--json", help="Accepted for symmetry; output is always JSON.")
@@ -582,7 +598,7 @@ def extract(
     quiet: QuietOpt = False,
 ) -> None:
     """The record without checks, as JSON."""
-    analysis = _one(file, llm, model, base_url, model_path, no_cache)
+    analysis = _one(file, llm, model, base_url, model_path, no_cache, ask, "extract")
     rec = analysis.record.model_copy(update={"findings": []})
     if with_text and analysis.letter is not None:
         rec.text = analysis.letter.text
@@ -597,6 +613,7 @@ def summarize(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
+    ask: AskOpt = None,
     no_cache: NoCacheOpt = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print {letter_id, source, summary} as JSON.")
@@ -605,7 +622,7 @@ def summarize(
     quiet: QuietOpt = False,
 ) -> None:
     """A short summary of one letter (grounded LLM summary when a backend is on)."""
-    analysis = _one(file, llm, model, base_url, model_path, no_cache)
+    analysis = _one(file, llm, model, base_url, model_path, no_cache, ask, "summary")
     rec = analysis.record
     if rec.status == "error":
         raise typer.Exit(_error_exit(rec))

@@ -150,9 +150,10 @@ class LLMSession:
     """One backend (``imr_llm.llm.backends``: started and stopped here) and one LLM client for
     a whole batch.
 
-    ``enrich`` runs the LLM stages on a rules result: the registered questions
-    (``imr_llm.questions``; pass 1 grounded facts, reconciliation with the rules, pass 2
-    consistency questions decided in code), then the grounded summary. Only this session writes
+    ``enrich`` runs the LLM stages the config's ``ask`` names on a rules result: ``extract``
+    (pass 1 grounded facts, reconciled with the rules), ``checks`` (the pass-2 consistency
+    questions, each asked only where an answer could settle something, decided in code) and
+    ``summary`` (the grounded summary). Only this session writes
     the record. The model sees the letter with planted instructions blanked. An LLM failure
     turns the record into an ``llm_error`` record (retried on resume); the rules result is not
     silently kept.
@@ -186,7 +187,6 @@ class LLMSession:
         from imr_llm.llm.client import UNANSWERABLE, LLMError
         from imr_llm.questions.base import LetterView
         from imr_llm.questions.scheduler import check_letter, read_letter
-        from imr_llm.summarize import llm_summary
 
         record = analysis.record
         if record.status != "ok" or analysis.letter is None:
@@ -209,25 +209,20 @@ class LLMSession:
                 failed.append(exc.template or exc.kind)
                 return fallback
 
+        asks = self.config.ask
         try:
             view = LetterView(letter, record, sections)
-            extraction = view.extraction = await read_letter(client, view)
-            failed.extend(extraction.failed_questions)
-            record.findings.extend(reconcile(record, extraction, letter.text))
-            for name, values in case_lists(record, extraction).items():
-                setattr(record.case, name, values)
-            record.findings.extend(await check_letter(client, view))
+            if "extract" in asks:
+                extraction = view.extraction = await read_letter(client, view)
+                failed.extend(extraction.failed_questions)
+                record.findings.extend(reconcile(record, extraction, letter.text))
+                for name, values in case_lists(record, extraction).items():
+                    setattr(record.case, name, values)
+            if "checks" in asks:
+                record.findings.extend(await check_letter(client, view))
             record.findings = sort_findings(merge_findings(record.findings))
-            extractive = record.summary
-            grounded = await tolerant(llm_summary(letter, record, client, sections))
-            if grounded is None or not grounded.sentences:
-                record.summary = extractive
-                if record.summary_parts is not None:
-                    record.summary_parts.fallback_reason = (
-                        "the LLM summary had no sentence grounded in the letter"
-                        if grounded is not None
-                        else "the LLM could not answer the summary question with grounded quotes"
-                    )
+            if "summary" in asks:
+                await self._summarize(letter, record, sections, tolerant)
         except LLMError as exc:
             record.status = "error"
             record.error = exc.record_error()
@@ -235,6 +230,22 @@ class LLMSession:
             record.llm = client.finish_letter(letter)
             record.llm.failed_questions = failed
         return record
+
+    async def _summarize(self, letter: Letter, record: AuditRecord, sections, tolerant) -> None:
+        """The grounded LLM summary; the extractive one stays, saying why, when it fails."""
+        from imr_llm.summarize import llm_summary
+
+        assert self.client is not None
+        extractive = record.summary
+        grounded = await tolerant(llm_summary(letter, record, self.client, sections))
+        if grounded is None or not grounded.sentences:
+            record.summary = extractive
+            if record.summary_parts is not None:
+                record.summary_parts.fallback_reason = (
+                    "the LLM summary had no sentence grounded in the letter"
+                    if grounded is not None
+                    else "the LLM could not answer the summary question with grounded quotes"
+                )
 
 
 def merge_findings(findings):

@@ -131,6 +131,10 @@ class LLMUsage(BaseModel):
     cache_hits: int = 0
     retries: int = 0
     prompt_versions: dict[str, str] = Field(default_factory=dict)
+    questions: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many times each question was asked about this letter (cache hits too).",
+    )
     failed_questions: list[str] = Field(
         default_factory=list,
         description="Questions the model could not answer with grounded quotes after every re-ask.",

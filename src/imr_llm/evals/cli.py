@@ -30,7 +30,8 @@ from imr_llm.evals.metrics import Scorecard
 from imr_llm.evals.split import split_of
 from imr_llm.ingest import owner_only_open
 from imr_llm.llm.backends import BackendError, get_backend
-from imr_llm.llm.backends.options import LlmOpt
+from imr_llm.llm.backends.options import AskOpt, LlmOpt
+from imr_llm.llm.config import parse_ask
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
 
@@ -86,6 +87,7 @@ class RunInfo:
     command: str
     letter_ids: list[str] = field(default_factory=list)
     split: str | None = None
+    ask: str | None = None
 
     def describe_sample(self) -> str:
         how = {
@@ -105,7 +107,8 @@ class RunInfo:
             return "Backend: rules only (`--llm none`)."
         where = f" at {self.base_url}" if self.base_url else ""
         cache = "" if self.cache else ", cache off"
-        return f"Backend: `--llm {self.backend}`, model `{self.model}`{where}{cache}."
+        asked = f", asked: {self.ask}" if self.ask else ""
+        return f"Backend: `--llm {self.backend}`, model `{self.model}`{where}{asked}{cache}."
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -230,6 +233,7 @@ def run(
     model_path: Annotated[
         Path | None, typer.Option("--model-path", help="GGUF file for --llm local.")
     ] = None,
+    ask: AskOpt = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write scorecard.json/.md/.html and records.jsonl here."),
@@ -306,7 +310,9 @@ def run(
         except (OSError, ValueError) as exc:
             raise _fail(f"--compare {compare_to}: not a readable scorecard ({exc})") from None
     try:
-        config = get_backend(llm).configure(model=model, base_url=base_url, model_path=model_path)
+        config = get_backend(llm).configure(
+            model=model, base_url=base_url, model_path=model_path, ask=parse_ask(ask or "checks")
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from None
 
@@ -329,6 +335,7 @@ def run(
         model=config.model if config else None,
         base_url=_safe_url(config.base_url) if config and llm == "openai" else None,
         cache=not no_cache,
+        ask=",".join(sorted(config.ask)) if config else None,
         command=_command(
             set_dir,
             llm,
@@ -343,6 +350,7 @@ def run(
             no_cache,
             ",".join(lab.letter_id for lab in chosen) if selection == "listed" else None,
             split,
+            ask,
         ),
         letter_ids=[lab.letter_id for lab in chosen],
     )
@@ -409,9 +417,11 @@ def _command(
     no_cache,
     letters=None,
     split=None,
+    ask=None,
 ) -> str:
     parts = ["imr-llm", "eval", str(set_dir), "--llm", llm]
     for flag, value in (
+        ("--ask", ask),
         ("--model", model),
         ("--base-url", _safe_url(base_url)),
         ("--model-path", model_path),

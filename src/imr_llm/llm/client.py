@@ -186,6 +186,7 @@ class LLMClient:
         prompt = prompts.load(template_name)
         usage = self._entry(letter)
         usage.prompt_versions[template_name] = prompt.tag
+        usage.questions[template_name] = usage.questions.get(template_name, 0) + 1
         content = prompt.render(**variables)
         if len(content) > self.config.max_prompt_chars:
             raise LLMError(

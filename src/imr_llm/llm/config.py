@@ -18,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from imr_llm.llm.errors import LLMConfigError
 
 SUPPORTED_MODES = ("JSON_SCHEMA", "JSON", "MD_JSON", "TOOLS", "TOOLS_STRICT")
+ASKS = ("checks", "extract", "summary")
+"""What the LLM may be asked about a letter (``--ask``): ``checks``, the pass-2 questions, each
+only where the rules leave something its answer can settle (a claim to check, a candidate);
+``extract``, pass 1 (the case and items read again and compared with the rules); ``summary``,
+the grounded summary."""
 LOCAL_DUMMY_KEY = "sk-local-no-key"
 
 
@@ -49,6 +54,8 @@ class LLMConfig(BaseModel):
     backoff_max_s: float = Field(30.0, ge=0)
     retry_after_cap_s: float = Field(60.0, ge=0)
     model_path: Path | None = None
+    ask: frozenset[str] = frozenset({"checks"})
+    """Which of ``ASKS`` run (see there); a letter with nothing to settle costs no call."""
     letter_role: Literal["user", "system"] = "user"
     """Where the letter goes. ``user``: one user message, letter first and question last.
     ``system``: the letter (the rendered ``_letter.j2`` block) as the system message and the
@@ -67,6 +74,11 @@ class LLMConfig(BaseModel):
             names = ", ".join(n for n in BACKENDS if n != "none")
             raise ValueError(f"unknown LLM backend {value!r}; use one of {names}")
         return value
+
+    @field_validator("ask", mode="before")
+    @classmethod
+    def _known_asks(cls, value: Any) -> frozenset[str]:
+        return parse_ask(value)
 
     @field_validator("mode")
     @classmethod
@@ -159,6 +171,21 @@ class LLMConfig(BaseModel):
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
             )
             raise LLMConfigError(f"invalid LLM settings: {problems}") from None
+
+
+def parse_ask(value: Any) -> frozenset[str]:
+    """``"checks,summary"``, ``"all"`` or an iterable of ``ASKS`` names; raises ValueError."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [n.strip().lower() for n in names if n.strip()]
+    if names == ["all"]:
+        return frozenset(ASKS)
+    unknown = [n for n in names if n not in ASKS]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown --ask {', '.join(unknown) or '(empty)'}; use a comma-separated list of "
+            f"{', '.join(ASKS)}, or all"
+        )
+    return frozenset(names)
 
 
 def is_loopback(url: str) -> bool:

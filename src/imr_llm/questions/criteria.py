@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from imr_llm.codes import Code
 from imr_llm.extract.claims import GUIDELINE_TALK, PATIENT_STRONG, Claim, absence_claims
 from imr_llm.llm.responses import CriteriaAnswer, CriterionCheck
-from imr_llm.questions.base import Answers, LetterView, RationaleQuestion, rationale_span
+from imr_llm.questions.base import Answers, Ask, LetterView, RationaleQuestion, rationale_span
 from imr_llm.questions.quotes import CONCLUSION, conclusion_evidence, inside
 from imr_llm.questions.verdict import VerdictQuestion, read_verdict
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Severity
@@ -30,6 +30,11 @@ from imr_llm.text.spans import clauses
 class CriteriaQuestion(RationaleQuestion):
     name = "item_criteria"
     response_model = CriteriaAnswer
+
+    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
+        if item is None or not could_mismatch(view, item):
+            return []
+        return super().asks(view, item)
 
     def decide(self, view: LetterView, item: Decision | None, answers: Answers) -> list[Finding]:
         span = rationale_span(item) if item is not None else None
@@ -126,6 +131,30 @@ def read_criteria(
             continue
         seen.add((ev.start, ev.end))
     return out
+
+
+def could_mismatch(view: LetterView, d: Decision) -> bool:
+    """Whether some answer could make ``criteria_finding`` fire for ``d``: what it requires of
+    the rationale before it reads an answer. Overturned: a negative or over-limit cue somewhere
+    in the rationale (an unmet criterion's quote, or a shortfall sentence, carries one). Upheld:
+    no absence claim, no exceeded limit (stated or found by the rules)."""
+    span = rationale_span(d)
+    if span is None or d.outcome not in ("upheld", "overturned"):
+        return False
+    if not _consistent(d.outcome, d.conclusion):
+        return False
+    text = view.text
+    rationale = text[span[0] : span[1]]
+    if d.outcome == "overturned":
+        return bool(_UNMET_CUE.search(rationale))
+    return not (
+        absence_claims(text, span)
+        or _LIMIT_CUE.search(rationale)
+        or any(
+            f.code == "quantity-over-limit" and f.decision_index == d.index
+            for f in view.record.findings
+        )
+    )
 
 
 def _consistent(outcome: str, conclusion: str) -> bool:

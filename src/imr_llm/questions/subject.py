@@ -13,7 +13,7 @@ import re
 from imr_llm.codes import Code
 from imr_llm.guidelines import body_regions, find_regions, topics_related, treatment_topics
 from imr_llm.llm.responses import RationaleSubject
-from imr_llm.questions.base import Answers, LetterView, RationaleQuestion, rationale_span
+from imr_llm.questions.base import Answers, Ask, LetterView, RationaleQuestion, rationale_span
 from imr_llm.questions.quotes import inside, item_evidence, short
 from imr_llm.schemas import Decision, Evidence, Finding, Severity
 
@@ -21,6 +21,16 @@ from imr_llm.schemas import Decision, Evidence, Finding, Severity
 class SubjectQuestion(RationaleQuestion):
     name = "item_subject"
     response_model = RationaleSubject
+
+    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
+        span = rationale_span(item) if item is not None else None
+        if (
+            item is None
+            or span is None
+            or not could_differ(item.item, view.text[span[0] : span[1]])
+        ):
+            return []
+        return super().asks(view, item)
 
     def decide(self, view: LetterView, item: Decision | None, answers: Answers) -> list[Finding]:
         span = rationale_span(item) if item is not None else None
@@ -57,6 +67,24 @@ def _sides(text: str) -> set[str]:
         w = m.group(1).lower()
         out.add("bilateral" if w.startswith("bilat") or w == "both" else w)
     return out
+
+
+def could_differ(item: str, rationale: str) -> bool:
+    """Whether some answer could make ``subject_finding`` fire: the rationale nowhere names the
+    item's own treatment, its body region, its one side, or its spinal level (each check there
+    requires one of these before it reads the answer)."""
+    topics = treatment_topics(item)
+    if topics and not topics_related(topics, treatment_topics(rationale)):
+        return True
+    regions = body_regions(item)
+    if regions and not (regions & body_regions(rationale)):
+        return True
+    sides = {m.side for m in find_regions(item) if m.side} or _sides(item)
+    one = next(iter(sides)) if len(sides) == 1 else None
+    if one in ("left", "right") and not (_sides(rationale) & {one, "bilateral"}):
+        return True
+    levels = spinal_levels(item)
+    return bool(levels) and not (spinal_levels(rationale) & levels)
 
 
 def subject_finding(

@@ -9,14 +9,21 @@ both (this question decides nothing on its own).
 from __future__ import annotations
 
 from imr_llm.llm.responses import CriteriaVerdict
-from imr_llm.questions.base import RationaleQuestion
+from imr_llm.questions.base import Ask, LetterView, RationaleQuestion
 from imr_llm.questions.quotes import CONCLUSION, inside
-from imr_llm.schemas import Evidence
+from imr_llm.schemas import Decision, Evidence
 
 
 class VerdictQuestion(RationaleQuestion):
     name = "item_verdict"
     response_model = CriteriaVerdict
+
+    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
+        from imr_llm.questions.criteria import could_mismatch
+
+        if item is None or not could_mismatch(view, item):
+            return []
+        return super().asks(view, item)
 
 
 def read_verdict(

@@ -25,4 +25,17 @@ LlmOpt = Annotated[
 ]
 """``--llm NAME`` (default: pass ``"none"``)."""
 
-__all__ = ["LlmOpt"]
+AskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ask",
+        metavar="checks,extract,summary|all",
+        help="With a backend on, what the model is asked: checks (only where the rules leave a "
+        "claim or a candidate an answer can settle; a letter with none costs no call), extract "
+        "(read the case and items again and compare with the rules), summary (a grounded "
+        "summary); comma-separated, or all.",
+    ),
+]
+"""``--ask`` (None: the command's default)."""
+
+__all__ = ["AskOpt", "LlmOpt"]
