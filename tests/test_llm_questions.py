@@ -162,8 +162,9 @@ def test_a_question_is_skipped_only_where_no_answer_could_flag_the_item(path: Pa
 def test_items_are_asked_about_only_what_an_answer_could_settle():
     view = view_of("A16-01")
     chiro, uds = view.record.decisions
-    # Overturned with a negative cue an unmet criterion could quote: criteria and verdict
-    assert by_name("item_criteria").asks(view, chiro) and by_name("item_verdict").asks(view, chiro)
+    # Overturned, and no rationale sentence reports a shortfall of this patient
+    assert not by_name("item_criteria").asks(view, chiro)
+    assert not by_name("item_verdict").asks(view, chiro)
     # Upheld on an absence claim: no answer could show its criteria all met
     assert not by_name("item_criteria").asks(view, uds)
     # both rationales name their item's treatment and region: no subject question
@@ -172,3 +173,9 @@ def test_items_are_asked_about_only_what_an_answer_could_settle():
     # a cervical MRI whose rationale never names the neck: its subject is worth asking
     view = view_of("A15-04")
     assert by_name("item_subject").asks(view, view.record.decisions[0])
+    # Overturned opioids whose rationale reports this patient's unchanged pain: criteria asked
+    view = view_of("A15-07")
+    opioid = view.record.decisions[0]
+    assert by_name("item_criteria").asks(view, opioid) and by_name("item_verdict").asks(
+        view, opioid
+    )

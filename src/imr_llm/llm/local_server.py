@@ -1,7 +1,8 @@
 """Run llama-cpp-python's OpenAI-compatible server on loopback for the ``local`` backend.
 
 One server serves a whole batch: hold the context manager around it. The server's output goes to a
-private log file (never to our logs); its verbose mode, which can print prompts, is off.
+private log file (never to our logs); its verbose mode, which can print prompts, is off except
+for a benchmark that asks for llama.cpp's token counters (``verbose=True``).
 
 Structured output against llama_cpp.server 0.3.36 (measured with instructor 1.17): ``JSON_SCHEMA``
 is rejected (HTTP 500, ``response_format.type`` must be ``text`` or ``json_object``). ``TOOLS``
@@ -126,6 +127,7 @@ class LocalServer:
         startup_timeout: float = 120.0,
         stop_timeout: float = 10.0,
         log_dir: str | os.PathLike[str] | None = None,
+        verbose: bool = False,
     ) -> None:
         if not is_loopback(host):
             raise LocalServerError(
@@ -139,6 +141,8 @@ class LocalServer:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.log_dir = Path(log_dir) if log_dir else None
+        self.verbose = verbose
+        """llama.cpp's per-request counters (prompt tokens reused and evaluated) in the log."""
         self.log_path: Path | None = None
         self.start_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -179,7 +183,7 @@ class LocalServer:
             "--model", str(model), "--model_alias", alias,
             "--host", self.host, "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", n, "--n_threads_batch", n,
-            "--verbose", "False",
+            "--verbose", str(self.verbose),
         ]  # fmt: skip
         parent = os.getpid()
         t0 = time.monotonic()

@@ -104,10 +104,12 @@ def read_criteria(
     answer: CriteriaAnswer | None, text: str, span: tuple[int, int]
 ) -> CriteriaReading:
     """Keep the criteria whose quote lies in the rationale, speaks about this patient, and
-    carries (unmet) or lacks (met) a negative / over-limit cue."""
+    carries (unmet, inside a sentence reporting this patient's shortfall) or lacks (met) a
+    negative / over-limit cue."""
     out = CriteriaReading()
     if answer is None:
         return out
+    shortfalls = _patient_shortfalls(text, span)
     seen: set[tuple[int, int]] = set()
     for c in answer.criteria:
         if c.status == "not_addressed":
@@ -123,7 +125,12 @@ def read_criteria(
         if GUIDELINE_TALK.search(quote) and not PATIENT_STRONG.search(quote):
             continue
         negative = bool(_UNMET_CUE.search(quote))
-        if c.status == "unmet" and negative and not _NOT_A_SHORTFALL.search(quote):
+        if (
+            c.status == "unmet"
+            and negative
+            and not _NOT_A_SHORTFALL.search(quote)
+            and any(e.start < ev.end and ev.start < e.end for e in shortfalls)
+        ):
             out.unmet.append(CriterionReading(c, ev))
         elif c.status == "met" and not negative and _PATIENT.search(quote):
             out.met.append(CriterionReading(c, ev))
@@ -135,9 +142,10 @@ def read_criteria(
 
 def could_mismatch(view: LetterView, d: Decision) -> bool:
     """Whether some answer could make ``criteria_finding`` fire for ``d``: what it requires of
-    the rationale before it reads an answer. Overturned: a negative or over-limit cue somewhere
-    in the rationale (an unmet criterion's quote, or a shortfall sentence, carries one). Upheld:
-    no absence claim, no exceeded limit (stated or found by the rules)."""
+    the rationale before it reads an answer. Overturned: a rationale sentence reporting this
+    patient's shortfall (where an unmet criterion's quote must lie, and what a "does not meet"
+    verdict needs). Upheld: no absence claim, no exceeded limit (stated or found by the
+    rules)."""
     span = rationale_span(d)
     if span is None or d.outcome not in ("upheld", "overturned"):
         return False
@@ -146,7 +154,7 @@ def could_mismatch(view: LetterView, d: Decision) -> bool:
     text = view.text
     rationale = text[span[0] : span[1]]
     if d.outcome == "overturned":
-        return bool(_UNMET_CUE.search(rationale))
+        return bool(_patient_shortfalls(text, span))
     return not (
         absence_claims(text, span)
         or _LIMIT_CUE.search(rationale)
