@@ -106,6 +106,8 @@ async def main() -> int:
     parts_llm = parts_all = no_grounded = 0
     seconds: list[float] = []
     rows = []
+    # one line a letter as it is done, so an interrupted run keeps what it read
+    partial = owner_only_open(args.out / "summaries.jsonl", "w", encoding="utf-8")
     async with LLMSession(LLMConfig.from_cli(backend="local")) as session:
         assert session.client is not None
         for lid in ids:
@@ -149,15 +151,15 @@ async def main() -> int:
                     "seconds": round(seconds[-1], 1),
                 }
             )
+            partial.write(json.dumps(rows[-1]) + "\n")
+            partial.flush()
             print(
                 f"{lid}: facts {len(facts)}, covered by LLM parts {got['llm']}, merged "
                 f"{got['merged']}, extractive {got['extractive']}; {len(parts.sentences)} of "
                 f"{n_parts} parts from the LLM, {seconds[-1]:.0f} s",
                 flush=True,
             )
-    with owner_only_open(args.out / "summaries.jsonl", "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row) + "\n")
+    partial.close()
     result = {
         "split": args.split,
         "letters": ids,

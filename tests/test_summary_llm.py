@@ -13,7 +13,7 @@ from imr_llm.llm.config import LLMConfig
 from imr_llm.pipeline import analyze_letter
 from imr_llm.schemas import Letter
 from imr_llm.summarize import llm_summary
-from imr_llm.summary_llm import SummaryPartsAnswer, merge, prompt_items
+from imr_llm.summary_llm import ItemReasonAnswer, item_block, merge
 
 SEED_000 = (Path(__file__).parent / "data" / "seed_000.txt").read_text()
 INJURY = "The patient is a 36 year old female with a date of injury of 11/02/2011"
@@ -41,22 +41,33 @@ def config(fake, tmp_path: Path) -> LLMConfig:
     )
 
 
-ANSWER = {
+CASE = {
     "injury": {"sentence": "A 36-year-old woman was hurt in a car accident", "quote": INJURY},
     "diagnoses": {"sentence": "She has knee surgery.", "quote": INVENTED_QUOTE},
-    "treatment_to_date": None,
-    "items": [
-        {"item": 1, "sentence": "Upheld: more injections than allowed", "quote": TPI_REASON},
-        # a quote from item 1's rationale given for item 2: not that item's reason
-        {"item": 2, "sentence": "Upheld: too many", "quote": TPI_REASON},
-    ],
+    "treatment_to_date": {"sentence": "She had surgery.", "quote": INVENTED_QUOTE},
 }
+TPI = {"sentence": "Upheld: more injections than allowed", "quote": TPI_REASON}
+
+
+def shown_item(prompt: str) -> str:
+    return prompt.split("<item>\n")[1].split("</item>")[0]
+
+
+def answers(body, schema, quotes):
+    """The case parts; item 1's reason; for item 2 a quote from item 1's rationale, which is
+    in the letter but not that item's reason."""
+    prompt = body["messages"][0]["content"]
+    if schema["title"] == "SummaryPartsAnswer":
+        return CASE
+    if "12 message therapy sessions" in shown_item(prompt):
+        return {"sentence": "Upheld: too many", "quote": TPI_REASON}
+    return TPI
 
 
 def test_grounded_parts_take_the_models_sentence_the_rest_stay_extractive(fake_openai, tmp_path):
     letter, record, sections = seed()
     extractive = record.summary_parts.model_copy(deep=True)
-    fake_openai.script(Reply(ANSWER))
+    fake_openai.responder = answers
 
     async def go():
         async with LLMClient(config(fake_openai, tmp_path)) as client:
@@ -75,14 +86,16 @@ def test_grounded_parts_take_the_models_sentence_the_rest_stay_extractive(fake_o
     assert "knee surgery" not in record.summary and INVENTED_QUOTE not in record.summary
     assert any(line.endswith("Upheld; Upheld: more injections than allowed.") for line in lines)
     assert record.summary == summary.text and lines[-1].startswith(("Nothing", "Flagged"))
-    prompt = fake_openai.chat_requests[0]["messages"][0]["content"]
-    assert '<item number="2">' in prompt and "12 message therapy sessions" in prompt
+    assert record.llm.calls == 3  # the case parts and one question per item
+    item_prompt = fake_openai.chat_requests[-1]["messages"][0]["content"]
+    assert shown_item(item_prompt).startswith("12 message therapy sessions")
 
 
-def test_no_grounded_part_is_reasked(fake_openai, tmp_path):
+def test_an_ungrounded_answer_is_reasked(fake_openai, tmp_path):
     letter, record, sections = seed()
-    invented = {"injury": {"sentence": "She hurt her knee at home.", "quote": INVENTED_QUOTE}}
-    fake_openai.script(Reply(invented), Reply(ANSWER))
+    made_up = {"sentence": "She hurt her knee at home.", "quote": INVENTED_QUOTE}
+    invented = dict.fromkeys(("injury", "diagnoses", "treatment_to_date"), made_up)
+    fake_openai.script(Reply(invented), Reply(CASE), Reply(TPI), Reply(TPI))
 
     async def go():
         async with LLMClient(config(fake_openai, tmp_path)) as client:
@@ -92,19 +105,15 @@ def test_no_grounded_part_is_reasked(fake_openai, tmp_path):
     assert record.llm.retries == 1 and record.summary_parts.source == "llm"
 
 
-def test_an_answer_grounded_nowhere_it_counts_leaves_the_extractive_summary():
+def test_nothing_grounded_where_it_counts_leaves_the_extractive_summary():
     letter, record, _ = seed()
-    answer = SummaryPartsAnswer.model_validate(
-        {"items": [{"item": 2, "sentence": "Too many.", "quote": TPI_REASON}]},
-        context={"text": letter.text},
-    )
-    parts, grounded = merge(answer, letter.text, record, record.summary_parts)
+    reason = ItemReasonAnswer.model_validate(TPI, context={"text": letter.text})
+    parts, grounded = merge(None, [None, reason], letter.text, record, record.summary_parts)
     assert grounded == [] and parts.extractive_parts[-1] == "item:1"
 
 
-def test_prompt_shows_each_rationales_end():
+def test_item_block_shows_the_rationales_end():
     letter, record, _ = seed()
-    items = prompt_items(letter.text, record.decisions)
-    assert [i.number for i in items] == [1, 2]
-    assert "3 to 4 trigger point" in items[0].rationale
-    assert " ".join(MASSAGE_REASON.split()[-5:]) in " ".join(items[1].rationale.split())
+    first, second = (item_block(letter.text, d) for d in record.decisions)
+    assert first.startswith("Five trigger point injections with sedation") and "3 to 4" in first
+    assert " ".join(MASSAGE_REASON.split()[-5:]) in " ".join(second.split())

@@ -1,10 +1,12 @@
 """The grounded LLM summary, in the extractive summary's parts.
 
-The model writes one plain sentence per part (injury, diagnoses, treatment to date, each item's
-decision and reason), each with a quote copied from the letter. A part whose quote is not in
-the letter (for an item's reason: not in that item's rationale) keeps the extractive quote, and
-``SummaryParts.extractive_parts`` names it; body parts stay the rules' list. Imported only when
-an LLM backend is on.
+Two questions, sized for a small local model: one for the case parts (injury, diagnoses,
+treatment to date) over the letter's head, and one per item for its decision and reason over
+the end of that item's rationale. Each answer is a plain sentence with a quote copied from the
+letter. A part whose quote is not in the letter (for an item's reason: not in that item's
+rationale), or whose question could not be answered with a grounded quote, keeps the
+extractive quote, and ``SummaryParts.extractive_parts`` names it; body parts stay the rules'
+list. Imported only when an LLM backend is on.
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from imr_llm.text.spans import Sections, sentences
 if TYPE_CHECKING:
     from imr_llm.llm.client import LLMClient
 
-# How much of each rationale's end the prompt shows (its reason leads into the verdict), in
-# all and at most per item: the prompt must fit a small model's context with the letter head.
-_RATIONALE_CHARS = 6000
-_RATIONALE_CHARS_ITEM = 1400
+# How much of a rationale's end the item question shows: its reason leads into the verdict.
+_RATIONALE_CHARS = 1400
 
 
 class PartSentence(BaseModel):
@@ -32,32 +32,50 @@ class PartSentence(BaseModel):
     quote: LooseQuote
 
 
-class ItemReasonSentence(PartSentence):
-    item: int = Field(ge=1, description="the item's number as shown in <item number=...>")
-
-
 class SummaryPartsAnswer(BaseModel):
-    """The summary part by part. Parts whose quote is not in the letter are dropped; only an
-    answer with no grounded part left is re-asked."""
+    """The case parts of the summary, each required (a small model given the choice answers
+    null). A part whose quote is not in the letter is left out when merged; only an answer with
+    no grounded part is re-asked."""
 
-    injury: PartSentence | None = None
-    diagnoses: PartSentence | None = None
-    treatment_to_date: PartSentence | None = None
-    items: list[ItemReasonSentence] = Field(default_factory=list, max_length=40)
+    injury: PartSentence
+    diagnoses: PartSentence
+    treatment_to_date: PartSentence
 
     @model_validator(mode="after")
-    def _keep_grounded(self, info: ValidationInfo) -> SummaryPartsAnswer:
+    def _some_grounded(self, info: ValidationInfo) -> SummaryPartsAnswer:
         text = (info.context or {}).get("text")
         if text is None:
             return self
         for name in ("injury", "diagnoses", "treatment_to_date"):
-            setattr(self, name, _grounded(getattr(self, name), text))
-        self.items = [g for it in self.items if (g := _grounded(it, text)) is not None]
-        if not (self.injury or self.diagnoses or self.treatment_to_date or self.items):
+            kept = _grounded(getattr(self, name), text)
+            if kept is not None:
+                setattr(self, name, kept)
+        if not any(
+            quote_in_text(p.quote, text)
+            for p in (self.injury, self.diagnoses, self.treatment_to_date)
+        ):
             raise ValueError(
                 "no part's quote occurs in the letter. Copy each quote exactly as the letter "
                 "writes it (3 to 25 words), for example the sentence that dates the injury."
             )
+        return self
+
+
+class ItemReasonAnswer(PartSentence):
+    """One item's decision and reason; re-asked when the quote is not in the letter."""
+
+    @model_validator(mode="after")
+    def _grounded_quote(self, info: ValidationInfo) -> ItemReasonAnswer:
+        text = (info.context or {}).get("text")
+        if text is None:
+            return self
+        kept = _grounded(self, text)
+        if kept is None:
+            raise ValueError(
+                "the quote does not occur in the letter. Copy the reason exactly as the item's "
+                "rationale writes it (3 to 25 words)."
+            )
+        self.quote = kept.quote
         return self
 
 
@@ -74,31 +92,19 @@ def _grounded(part: P | None, text: str) -> P | None:
     return None
 
 
-class _Item(BaseModel):
-    number: int
-    heading: str
-    rationale: str
-
-
-def prompt_items(text: str, decisions: list[Decision]) -> list[_Item]:
-    """Each item's heading and the closing sentences of its rationale, for the prompt."""
-    share = min(_RATIONALE_CHARS_ITEM, _RATIONALE_CHARS // max(1, len(decisions)))
-    out = []
-    for d in decisions:
-        heading = f"{d.item}: {d.outcome.capitalize()}"
-        if d.heading_span is not None:
-            heading = " ".join(text[d.heading_span[0] : d.heading_span[1]].split())
-        tail = ""
-        if d.rationale_span:
-            r0, r1 = d.rationale_span
-            kept: list[str] = []
-            for a, b in reversed(sentences(text, r0, r1)):
-                if kept and sum(map(len, kept)) + (b - a) > share:
-                    break
-                kept.insert(0, text[a:b])
-            tail = compact(" ".join(kept))
-        out.append(_Item(number=d.index + 1, heading=heading, rationale=tail))
-    return out
+def item_block(text: str, d: Decision) -> str:
+    """An item's heading and the closing sentences of its rationale (where its reason leads
+    into the verdict), for the item question."""
+    heading = f"{d.item}: {d.outcome.capitalize()}"
+    if d.heading_span is not None:
+        heading = " ".join(text[d.heading_span[0] : d.heading_span[1]].split())
+    kept: list[str] = []
+    if d.rationale_span:
+        for a, b in reversed(sentences(text, *d.rationale_span)):
+            if kept and sum(map(len, kept)) + (b - a) > _RATIONALE_CHARS:
+                break
+            kept.insert(0, text[a:b])
+    return f"{heading}\n...\n{compact(' '.join(kept))}"
 
 
 class GroundedSentence(BaseModel):
@@ -119,7 +125,11 @@ def _sentence(s: str) -> str:
 
 
 def merge(
-    answer: SummaryPartsAnswer, text: str, record: AuditRecord, extractive: SummaryParts
+    case: SummaryPartsAnswer | None,
+    reasons: list[ItemReasonAnswer | None],
+    text: str,
+    record: AuditRecord,
+    extractive: SummaryParts,
 ) -> tuple[SummaryParts, list[GroundedSentence]]:
     """The extractive parts with each part the LLM grounded replaced by its quote and sentence;
     an item's reason counts only when its quote lies in that item's rationale."""
@@ -140,11 +150,9 @@ def merge(
         return True
 
     for name in ("injury", "diagnoses", "treatment_to_date"):
-        take(name, getattr(answer, name), None)
-    by_number = {it.item: it for it in answer.items}
-    for item, d in zip(parts.items, record.decisions, strict=True):
-        key = f"item:{item.index}"
-        if take(key, by_number.get(item.index + 1), d.rationale_span):
+        take(name, getattr(case, name) if case else None, None)
+    for item, d, reason in zip(parts.items, record.decisions, reasons, strict=True):
+        if take(f"item:{item.index}", reason, d.rationale_span):
             item.reason = grounded[-1].evidence
     parts.extractive_parts = fell_back
     return parts, grounded
@@ -153,20 +161,34 @@ def merge(
 async def llm_summary_parts(
     letter: Letter, record: AuditRecord, client: LLMClient, sections: Sections | None = None
 ) -> GroundedSummary:
-    """Ask for the summary part by part; where some part is grounded, ``record.summary_parts``
-    becomes the merged parts and ``record.summary`` their text (the extractive summary stays
-    otherwise). Raises ``LLMError``."""
+    """Ask the case question and one question per item; where some part is grounded,
+    ``record.summary_parts`` becomes the merged parts and ``record.summary`` their text (the
+    extractive summary stays otherwise). A question the model cannot answer with a grounded
+    quote leaves its parts extractive; other failures raise ``LLMError``."""
+    from imr_llm.llm.client import UNANSWERABLE, LLMError
     from imr_llm.summarize import extractive_summary, summary_text
 
     text = letter.text
-    head_end = letter_head(text, sections or Sections(), record.decisions)
-    variables = {
-        "letter_head": compact(text[:head_end]),
-        "items": [i.model_dump() for i in prompt_items(text, record.decisions)],
+    head = {
+        "letter_head": compact(text[: letter_head(text, sections or Sections(), record.decisions)])
     }
-    answer, _ = await client.ask(SummaryPartsAnswer, "summary", letter=letter, variables=variables)
+
+    async def answer(model, template: str, extra: dict):
+        try:
+            value, _ = await client.ask(model, template, letter=letter, variables=head | extra)
+        except LLMError as exc:
+            if exc.kind not in UNANSWERABLE:
+                raise
+            return None
+        return value
+
+    case = await answer(SummaryPartsAnswer, "summary", {})
+    reasons = [
+        await answer(ItemReasonAnswer, "summary_item", {"item_block": item_block(text, d)})
+        for d in record.decisions
+    ]
     extractive = record.summary_parts or extractive_summary(text, record, sections or Sections())
-    parts, grounded = merge(answer, text, record, extractive)
+    parts, grounded = merge(case, reasons, text, record, extractive)
     record.llm = client.usage_for(letter)
     if not grounded:
         return GroundedSummary()
