@@ -44,7 +44,8 @@ def config(fake, tmp_path: Path) -> LLMConfig:
 CASE = {
     "injury": {"sentence": "A 36-year-old woman was hurt in a car accident", "quote": INJURY},
     "diagnoses": {"sentence": "She has knee surgery.", "quote": INVENTED_QUOTE},
-    "treatment_to_date": {"sentence": "She had surgery.", "quote": INVENTED_QUOTE},
+    # in the letter, but a complaint, not care given: does not read as treatment to date
+    "treatment_to_date": {"sentence": "She had pain.", "quote": "she had chronic neck and low"},
 }
 TPI = {"sentence": "Upheld: more injections than allowed", "quote": TPI_REASON}
 

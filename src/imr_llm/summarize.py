@@ -235,6 +235,25 @@ def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> Su
     return parts
 
 
+def reads_as(part: str, text: str, a: int, b: int) -> bool:
+    """Whether ``text[a:b]`` is the kind of statement the summary ``part`` is (the same cues the
+    extractive summary picks by): an injury statement, a diagnosis, care given so far, or an
+    item's reason rather than a rule, a verdict or a generic closing. Used to check the parts an
+    LLM quotes."""
+    if part == "injury":
+        return bool(_INJURY.search(text, a, b))
+    if part == "diagnoses":
+        return bool(_DIAGNOSES.search(text, a, b))
+    if part == "treatment_to_date":
+        return bool(
+            _TREATMENT.search(text, a, b)
+            or _TREATMENT_WEAK.search(text, a, b)
+            or (_CARE_VERB.search(text, a, b) and _CARE_NOUN.search(text, a, b))
+        )
+    found = _reason_clause(text, a, b)
+    return found is not None and found[1] not in ("rule", "admin", "closing")
+
+
 def _quote(text: str, a: int, b: int) -> Evidence:
     """``text[a:b]``, cut at a clause or word end when longer than ``_MAX_QUOTE``."""
     if b - a > _MAX_QUOTE:

@@ -4,8 +4,9 @@ Two questions, sized for a small local model: one for the case parts (injury, di
 treatment to date) over the letter's head, and one per item for its decision and reason over
 the end of that item's rationale. Each answer is a plain sentence with a quote copied from the
 letter. A part whose quote is not in the letter (for an item's reason: not in that item's
-rationale), or whose question could not be answered with a grounded quote, keeps the
-extractive quote, and ``SummaryParts.extractive_parts`` names it; body parts stay the rules'
+rationale), or does not read as that part (a complaint given as the diagnoses, a bare
+verdict given as the reason), or whose question could not be answered with a grounded quote,
+keeps the extractive quote, and ``SummaryParts.extractive_parts`` names it; body parts stay the rules'
 list. Imported only when an LLM backend is on.
 """
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationInfo, model_validator
 from imr_llm.extract.llm import compact, letter_head
 from imr_llm.llm.responses import LooseQuote, locate, quote_in_text
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Letter, SummaryParts
+from imr_llm.summarize import reads_as
 from imr_llm.text.spans import Sections, sentences
 
 if TYPE_CHECKING:
@@ -131,8 +133,10 @@ def merge(
     record: AuditRecord,
     extractive: SummaryParts,
 ) -> tuple[SummaryParts, list[GroundedSentence]]:
-    """The extractive parts with each part the LLM grounded replaced by its quote and sentence;
-    an item's reason counts only when its quote lies in that item's rationale."""
+    """The extractive parts with each part the LLM grounded replaced by its quote and sentence.
+    A part counts only when its quote is in the letter and reads as that part (``reads_as``: an
+    injury statement, a diagnosis, care so far); an item's reason only when its quote lies in
+    that item's rationale and neither it nor the sentence is a bare rule or verdict."""
     parts = extractive.model_copy(deep=True)
     parts.source = "llm"
     grounded: list[GroundedSentence] = []
@@ -140,7 +144,14 @@ def merge(
 
     def take(name: str, part: PartSentence | None, window: tuple[int, int] | None) -> bool:
         ev = locate(text, part.quote, window) if part is not None else None
-        if part is None or ev is None or (window and not window[0] <= ev.start < window[1]):
+        kind = name.split(":")[0]
+        if (
+            part is None
+            or ev is None
+            or (window and not window[0] <= ev.start < window[1])
+            or not reads_as(kind, text, ev.start, ev.end)
+            or (kind == "item" and not reads_as(kind, part.sentence, 0, len(part.sentence)))
+        ):
             fell_back.append(name)
             return False
         if not name.startswith("item:"):
