@@ -17,7 +17,7 @@ import pytest
 from imr_llm.evals.metrics import CASE_FIELDS, load_label, normalize_item
 from imr_llm.ingest import read_letter
 from imr_llm.schemas import Letter
-from imr_llm.segment import injury_date_from_summary, parse_header, segment
+from imr_llm.segment import HeaderFields, injury_date_from_summary, parse_header, segment
 from imr_llm.text import dates as dateparse
 
 AUTHORED = Path(__file__).resolve().parents[1] / "evals" / "authored"
@@ -242,19 +242,20 @@ Medical Qualifications of the Expert Reviewer:
 
 def test_2013_header_fields():
     got = parse_header(_HEADER_2013, "dwc-2013")
-    assert got == {
-        "case_number": "CM13-0990101",
-        "decision_date": date(2013, 11, 6),
-        "ur_denial_date": date(2013, 9, 12),
-        "date_of_injury": date(2013, 4, 22),
-        "application_received": date(2013, 9, 20),
-        "date_assigned": date(2013, 9, 27),
-    }
+    assert got == HeaderFields(
+        case_number="CM13-0990101",
+        decision_date=date(2013, 11, 6),
+        ur_denial_date=date(2013, 9, 12),
+        date_of_injury=date(2013, 4, 22),
+        application_received=date(2013, 9, 20),
+        date_assigned=date(2013, 9, 27),
+    )
 
 
 def test_2013_labels_only_apply_to_2013_letters():
-    assert "decision_date" not in parse_header(_HEADER_2013)
-    assert "date_assigned" not in parse_header(_HEADER_2013)
+    got = parse_header(_HEADER_2013)
+    assert got.decision_date is None
+    assert got.date_assigned is None
 
 
 # ---------------------------------------------------------------- reviewer specialty
