@@ -13,7 +13,7 @@ whose inputs are not the run's refuses (``RunFolderError``) unless ``force`` (st
 evidence.csv and report.html always hold the same letters. A findings.csv or evidence.csv whose
 sha256 is not the one recorded (edited by hand) is kept as ``NAME.edited-<timestamp>`` before it
 is rewritten. Letter ids are unique within a run: a repeated file stem gets ``~2``, ``~3``... in
-input order.
+input order. That bookkeeping is ``run_folder``'s.
 
 Memory does not grow with the batch: the process pool runs only a few chunks ahead of the
 writer, and a finished letter leaves behind only its ``LetterEntry`` (where its line is, its
@@ -37,47 +37,40 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, file_sha256, resolve_path
+from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, file_sha256
 from imr_llm.pipeline import Analysis, analyze
 from imr_llm.report import writers
-from imr_llm.schemas import ErrorKind, Severity
+from imr_llm.run_folder import (
+    MANIFEST_VERSION,
+    SEVERITY_BY_RANK,
+    Key,
+    LetterEntry,
+    RunEntry,
+    RunFolderError,
+    keep_edited,
+    key,
+    package_version,
+    previous_run,
+    read_manifest,
+    run_letters,
+    run_mode,
+    top_rank,
+    unique_ids,
+)
+from imr_llm.schemas import Severity
+
+__all__ = [
+    "AuditOptions",
+    "AuditResult",
+    "LetterEntry",
+    "RunFolderError",
+    "package_version",
+    "run_audit",
+]
 
 log = logging.getLogger(__name__)
 
-# Errors worth retrying on resume: the same bytes may succeed next time.
-RETRYABLE = {ErrorKind.llm_error.value, ErrorKind.internal.value}
 PARALLEL_THRESHOLD = 16
-
-_SEVERITY_BY_RANK = {s.rank: s for s in Severity}
-MANIFEST_VERSION = 1
-
-
-def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("imr-llm")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
-
-
-class RunFolderError(Exception):
-    """The ``--out`` folder cannot take this audit; the message says what to do instead."""
-
-
-@dataclass(slots=True)
-class LetterEntry:
-    """The per-letter index: everything the batch keeps about a letter once its line is written."""
-
-    letter_id: str
-    status: str
-    top: int  # highest finding severity rank, -1 without findings
-    offset: int  # byte offset of its line in results.jsonl
-    length: int  # byte length of that line, newline included
-
-    @property
-    def max_severity(self) -> Severity | None:
-        return _SEVERITY_BY_RANK.get(self.top)
 
 
 @dataclass(slots=True)
@@ -138,21 +131,7 @@ class AuditResult:
 
     def max_severity(self) -> Severity | None:
         top = max((e.top for e in self.letters), default=-1)
-        return _SEVERITY_BY_RANK.get(top)
-
-
-def _key(path: str, sha256: str | None) -> tuple[str, str | None]:
-    return (path, sha256)
-
-
-def _record_path(rec: dict) -> str:
-    """The resolved path a record was audited from: its ``path`` field, or (records written
-    before the field existed) its source resolved here."""
-    return rec.get("path") or resolve_path(rec.get("source", "")) or rec.get("source", "")
-
-
-def _top_rank(findings) -> int:
-    return max((Severity(f["severity"]).rank for f in findings or []), default=-1)
+        return SEVERITY_BY_RANK.get(top)
 
 
 def _done(analysis: Analysis, path: str) -> _Done:
@@ -164,7 +143,7 @@ def _done(analysis: Analysis, path: str) -> _Done:
         sha256=rec.sha256,
         letter_id=rec.letter_id,
         status=rec.status,
-        top=_top_rank(obj.get("findings")),
+        top=top_rank(obj.get("findings")),
         line=writers.record_line(obj),
         text=writers.pack_text(analysis.letter.text) if analysis.letter is not None else None,
     )
@@ -301,122 +280,6 @@ def _analyses(
     return itertools.chain.from_iterable(pool), pool
 
 
-@dataclass
-class _Entry:
-    """One letter of the run, as the manifest lists it."""
-
-    path: str  # resolved absolute path
-    source: str  # as given
-    sha256: str | None
-    letter_id: str
-    input: InputFile | None = None  # None: a letter of an earlier audit of this run
-
-    def to_json(self) -> dict:
-        return {
-            "path": self.path,
-            "source": self.source,
-            "sha256": self.sha256,
-            "letter_id": self.letter_id,
-        }
-
-
-def _unique_ids(entries: list[_Entry], taken: set[str]) -> dict[str, list[str]]:
-    """Give each entry without a letter id its file stem, or ``stem~N`` (N = 2, 3, ... in input
-    order) when the stem is taken; returns stem -> every id given to it, for stems used twice."""
-    dupes: dict[str, list[str]] = {}
-    stems: dict[str, list[str]] = {}
-    for e in entries:
-        stem = Path(e.source).stem if not e.letter_id else None
-        if stem is None:
-            stems.setdefault(e.letter_id.split("~")[0], []).append(e.letter_id)
-            continue
-        lid, n = stem, 1
-        while lid in taken:
-            n += 1
-            lid = f"{stem}~{n}"
-        e.letter_id = lid
-        taken.add(lid)
-        stems.setdefault(stem, []).append(lid)
-    for stem, ids in stems.items():
-        if len(ids) > 1:
-            dupes[stem] = ids
-    return dupes
-
-
-def _previous_run(
-    out: Path, manifest: dict | None, results_path: Path
-) -> tuple[list[_Entry], dict, dict]:
-    """What ``out`` holds: the run's letters in order (the manifest's, then any record the
-    manifest does not list), and per resume key the last record line and the last one that
-    counts as done."""
-    entries: dict[str, _Entry] = {}
-    for m in (manifest or {}).get("inputs") or []:
-        if isinstance(m, dict) and m.get("path"):
-            entries[m["path"]] = _Entry(
-                m["path"],
-                m["source"] if "source" in m else m["path"],
-                m.get("sha256"),
-                m.get("letter_id", ""),
-            )
-    previous: dict[tuple[str, str | None], LetterEntry] = {}
-    done: dict[tuple[str, str | None], LetterEntry] = {}
-    for offset, length, rec in writers.scan_results(results_path):
-        path = _record_path(rec)
-        k = _key(path, rec.get("sha256"))
-        entry = LetterEntry(
-            letter_id=rec.get("letter_id", ""),
-            status=rec.get("status", "error"),
-            top=_top_rank(rec.get("findings")),
-            offset=offset,
-            length=length,
-        )
-        previous[k] = entry
-        if rec.get("status") == "ok" or (rec.get("error") or {}).get("kind") not in RETRYABLE:
-            done[k] = entry
-        if path not in entries:
-            entries[path] = _Entry(path, rec.get("source", path), k[1], entry.letter_id)
-    return list(entries.values()), previous, done
-
-
-def _mismatch_message(out: Path, before: list[_Entry], now: list[_Entry]) -> str:
-    old = {e.path for e in before}
-    new = {e.path for e in now}
-    added, gone = len(new - old), len(old - new)
-    parts = []
-    if added:
-        parts.append(f"{added} of these inputs are not in it")
-    if gone:
-        parts.append(f"{gone} of its letters are not among these inputs")
-    return (
-        f"{out} already holds the results of an audit of {len(old)} other letter(s) "
-        f"({'; '.join(parts)}). One folder holds one run, so nothing was written. Re-run with "
-        f"--append to add these letters to that run (results.jsonl, findings.csv and "
-        f"report.html then cover all of them), --force to discard it and start over, or "
-        f"give a new --out folder."
-    )
-
-
-def _keep_edited(out: Path, name: str, recorded: str | None, options: AuditOptions) -> Path | None:
-    """Set aside ``out/name`` when its sha256 is not the one the last run wrote (edited by
-    hand): renamed to ``name.edited-<timestamp>``; returns the new path."""
-    path = out / name
-    now = writers.file_digest(path)
-    if now is None or recorded is None or now == recorded:
-        return None
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
-    kept = path.with_name(f"{name}.edited-{stamp}")
-    n = 1
-    while kept.exists():
-        n += 1
-        kept = path.with_name(f"{name}.edited-{stamp}-{n}")
-    os.replace(path, kept)
-    options.warning(
-        f"{path} was changed since the last audit wrote it; your copy is kept as {kept.name} "
-        f"and {name} is written afresh"
-    )
-    return kept
-
-
 def _options_json(options: AuditOptions) -> dict:
     llm = options.llm
     return {
@@ -438,66 +301,33 @@ def run_audit(
     run and neither ``force`` nor ``append`` is set (nothing is written then)."""
     started = time.perf_counter()
     out = options.out
-    if out.exists() and not out.is_dir():
-        raise RunFolderError(
-            f"--out {out} is a file, not a folder; give a folder path (a new one, or the folder "
-            "of an earlier audit to resume it)"
-        )
-    try:
-        manifest = writers.read_manifest(out) if out.is_dir() else None
-    except ValueError as exc:
-        raise RunFolderError(
-            f"{exc}: this folder's run manifest is damaged; re-run with --force to start over, "
-            "or give a new --out folder"
-        ) from None
-    manifest = manifest or {}
+    manifest = read_manifest(out)
     results_path = out / writers.RESULTS
-    before: list[_Entry] = []
-    previous: dict[tuple[str, str | None], LetterEntry] = {}
-    done: dict[tuple[str, str | None], LetterEntry] = {}
+    before: list[RunEntry] = []
+    done: dict[Key, LetterEntry] = {}
     if not options.force:
-        before, previous, done = _previous_run(out, manifest, results_path)
+        before, _, done = previous_run(manifest, results_path)
 
-    now = [_Entry(i.key_path, i.source, file_sha256(i.path), "", i) for i in inputs]
-    if options.force:
-        mode = "force" if results_path.exists() or manifest else "new"
-    elif not before:
-        mode = "new"
-    elif {e.path for e in before} == {e.path for e in now}:
-        mode = "resume"
-    elif options.append:
-        mode = "append"
-    else:
-        raise RunFolderError(_mismatch_message(out, before, now))
-
-    # The run's letters, in order, with their ids: an earlier audit's keep theirs.
-    if mode == "append":
-        by_path = {e.path: e for e in now}
-        run: list[_Entry] = []
-        for e in before:
-            cur = by_path.pop(e.path, None)
-            if cur is not None:
-                cur.letter_id = e.letter_id
-                run.append(cur)
-            else:
-                run.append(e)
-        run.extend(by_path.values())
-    else:
-        ids = {e.path: e.letter_id for e in before}
-        run = now
-        for e in run:
-            e.letter_id = ids.get(e.path, "")
-    taken = {e.letter_id for e in run if e.letter_id}
+    now = [RunEntry(i.key_path, i.source, file_sha256(i.path), "", i) for i in inputs]
+    mode = run_mode(
+        out,
+        before,
+        now,
+        force=options.force,
+        append=options.append,
+        holds_run=lambda: results_path.exists() or bool(manifest),
+    )
+    run = run_letters(mode, before, now)
     result = AuditResult(records=[], path=results_path, mode=mode)
     result.previous = len(before) if mode == "append" else 0
-    result.duplicates = _unique_ids(run, taken)
+    result.duplicates = unique_ids(run, {e.letter_id for e in run if e.letter_id})
     for stem, lids in result.duplicates.items():
         options.warning(
             f"{len(lids)} inputs have the letter id {stem}; they are told apart as "
             f"{', '.join(lids)} (in input order): check they are not the same letter twice"
         )
 
-    keys = [_key(e.path, e.sha256) for e in run]
+    keys = [key(e.path, e.sha256) for e in run]
     todo = [
         _Todo(e.input or InputFile(Path(e.path), e.source, e.path), e.letter_id, e.path)
         for e, k in zip(run, keys, strict=True)
@@ -508,9 +338,37 @@ def run_audit(
     writers.ensure_private_dir(out)
     # Kept under --force too: a hand-edited CSV is set aside whatever the audit.
     outputs = dict(manifest.get("outputs") or {})
+    record = _manifest_record(manifest, mode, run, outputs, options)
+    writers.write_manifest(out, record)
+
+    store = writers.TextStore(out / writers.TEXTS)
+    fresh: dict[Key, LetterEntry] = {}
+    try:
+        with writers.ResultsWriter(results_path, truncate=mode == "force") as sink:
+            _audit_letters(todo, options, _Commit(sink, store, fresh, result, on_progress))
+    finally:
+        _keep_run_order(result, results_path, keys, fresh, done)
+    try:
+        _write_outputs(out, result, outputs, store, options)
+    finally:
+        store.close()
+    record.update(
+        state="complete" if len(result.letters) == len(run) else "incomplete",
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+        outputs=outputs,
+    )
+    writers.write_manifest(out, record)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _manifest_record(
+    manifest: dict, mode: str, run: list[RunEntry], outputs: dict, options: AuditOptions
+) -> dict:
+    """The manifest of this audit while it runs (``state`` "running")."""
     created = manifest.get("created") if mode in ("resume", "append") else None
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    record = {
+    return {
         "manifest_version": MANIFEST_VERSION,
         "tool": f"imr-llm {package_version()}",
         "created": created or stamp,
@@ -522,85 +380,107 @@ def run_audit(
         "inputs": [e.to_json() for e in run],
         "outputs": outputs,
     }
-    writers.write_manifest(out, record)
 
-    store = writers.TextStore(out / writers.TEXTS)
-    fresh: dict[tuple[str, str | None], LetterEntry] = {}
+
+class _Commit:
+    """Commits a batch of finished letters: texts, then their lines (one write, one fsync),
+    then their entries in ``fresh`` and ``on_progress``."""
+
+    def __init__(
+        self,
+        sink: writers.ResultsWriter,
+        store: writers.TextStore,
+        fresh: dict[Key, LetterEntry],
+        result: AuditResult,
+        on_progress: Callable[[LetterEntry], None] | None,
+    ):
+        self.sink = sink
+        self.store = store
+        self.fresh = fresh
+        self.result = result
+        self.on_progress = on_progress
+
+    def __call__(self, batch: list[_Done]) -> None:
+        # Texts first: a letter whose line is on disk always has its text stored.
+        texts = [(d.sha256, d.text) for d in batch if d.text is not None and d.sha256]
+        if texts:
+            self.store.put_packed(texts)
+        offsets = self.sink.write_lines([d.line for d in batch])
+        entries = []
+        for d, offset in zip(batch, offsets, strict=True):
+            entry = LetterEntry(d.letter_id, d.status, d.top, offset, len(d.line))
+            self.fresh[key(d.path, d.sha256)] = entry
+            entries.append(entry)
+        self.result.processed += len(entries)
+        if self.on_progress:
+            for entry in entries:
+                self.on_progress(entry)
+
+
+def _audit_letters(todo: list[_Todo], options: AuditOptions, finish: _Commit) -> None:
+    if options.llm is None:
+        _write_rules(todo, options, finish)
+        return
+    analyses, pool = _analyses(todo, options)
     try:
-        with writers.ResultsWriter(results_path, truncate=mode == "force") as sink:
-
-            def finish(batch: list[_Done]) -> None:
-                # Texts first: a letter whose line is on disk always has its text stored.
-                texts = [(d.sha256, d.text) for d in batch if d.text is not None and d.sha256]
-                if texts:
-                    store.put_packed(texts)
-                offsets = sink.write_lines([d.line for d in batch])
-                entries = []
-                for d, offset in zip(batch, offsets, strict=True):
-                    entry = LetterEntry(d.letter_id, d.status, d.top, offset, len(d.line))
-                    fresh[_key(d.path, d.sha256)] = entry
-                    entries.append(entry)
-                result.processed += len(entries)
-                if on_progress:
-                    for entry in entries:
-                        on_progress(entry)
-
-            if options.llm is None:
-                _write_rules(todo, options, finish)
-            else:
-                analyses, pool = _analyses(todo, options)
-                try:
-                    asyncio.run(_llm_stage(analyses, options, finish))
-                finally:
-                    if pool is not None:
-                        pool.close()
+        asyncio.run(_llm_stage(analyses, options, finish))
     finally:
-        # The run's letters only, in order; a record of a letter not (or no longer, e.g. its
-        # file changed) in the run is dropped, so every output describes the same letters.
-        ordered: list[LetterEntry] = []
-        seen: set[tuple[str, str | None]] = set()
-        for k in keys:
-            entry = fresh.get(k) or done.get(k)
-            if entry is not None and k not in seen:
-                seen.add(k)
-                ordered.append(entry)
-        offsets = writers.rewrite_lines_in_order(
-            results_path, ((e.offset, e.length) for e in ordered)
-        )
-        for entry, offset in zip(ordered, offsets, strict=True):
-            entry.offset = offset
-        result.letters = ordered
-        result.records = writers.ResultsView(
-            results_path, (e.offset for e in ordered), (e.length for e in ordered)
-        )
-    try:
-        for name in (writers.FINDINGS, writers.EVIDENCE):
-            kept = _keep_edited(out, name, outputs.get(name), options)
-            if kept is not None:
-                result.kept_edits.append(kept)
-        writers.write_findings_csv(
-            out / writers.FINDINGS,
-            _counting(result.records, result.counts),
-            evidence_path=out / writers.EVIDENCE,
-            bom=options.excel,
-        )
-        for name in (writers.FINDINGS, writers.EVIDENCE):
-            outputs[name] = writers.file_digest(out / name)
-        if options.html:
-            _write_html(out, result.records, store)
-        elif (out / writers.REPORT).exists():
-            # A report of an earlier audit would describe other letters: it goes.
-            os.unlink(out / writers.REPORT)
-    finally:
-        store.close()
-    record.update(
-        state="complete" if len(ordered) == len(run) else "incomplete",
-        updated=datetime.now(UTC).isoformat(timespec="seconds"),
-        outputs=outputs,
+        if pool is not None:
+            pool.close()
+
+
+def _keep_run_order(
+    result: AuditResult,
+    results_path: Path,
+    keys: list[Key],
+    fresh: dict[Key, LetterEntry],
+    done: dict[Key, LetterEntry],
+) -> None:
+    """Rewrite results.jsonl with the run's letters only, in order, and point ``result`` at
+    them; a record of a letter not (or no longer, e.g. its file changed) in the run is dropped,
+    so every output describes the same letters."""
+    ordered: list[LetterEntry] = []
+    seen: set[Key] = set()
+    for k in keys:
+        entry = fresh.get(k) or done.get(k)
+        if entry is not None and k not in seen:
+            seen.add(k)
+            ordered.append(entry)
+    offsets = writers.rewrite_lines_in_order(results_path, ((e.offset, e.length) for e in ordered))
+    for entry, offset in zip(ordered, offsets, strict=True):
+        entry.offset = offset
+    result.letters = ordered
+    result.records = writers.ResultsView(
+        results_path, (e.offset for e in ordered), (e.length for e in ordered)
     )
-    writers.write_manifest(out, record)
-    result.seconds = time.perf_counter() - started
-    return result
+
+
+def _write_outputs(
+    out: Path,
+    result: AuditResult,
+    outputs: dict,
+    store: writers.TextStore,
+    options: AuditOptions,
+) -> None:
+    """findings.csv and evidence.csv (a hand-edited one set aside first; their digests into
+    ``outputs``), and report.html, or no report."""
+    for name in (writers.FINDINGS, writers.EVIDENCE):
+        kept = keep_edited(out, name, outputs.get(name), options.warning)
+        if kept is not None:
+            result.kept_edits.append(kept)
+    writers.write_findings_csv(
+        out / writers.FINDINGS,
+        _counting(result.records, result.counts),
+        evidence_path=out / writers.EVIDENCE,
+        bom=options.excel,
+    )
+    for name in (writers.FINDINGS, writers.EVIDENCE):
+        outputs[name] = writers.file_digest(out / name)
+    if options.html:
+        _write_html(out, result.records, store)
+    elif (out / writers.REPORT).exists():
+        # A report of an earlier audit would describe other letters: it goes.
+        os.unlink(out / writers.REPORT)
 
 
 def _counting(records, counts: Counter) -> Iterator[dict]:
