@@ -20,7 +20,7 @@ import time
 import traceback
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -28,11 +28,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from imr_llm.ingest import DEFAULT_MAX_BYTES, expand_paths, path_problem
+from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, expand_paths, path_problem
 from imr_llm.llm.backends import BackendError, get_backend
 from imr_llm.llm.backends.options import AskOpt, LlmOpt
 from imr_llm.llm.config import parse_ask
 from imr_llm.schemas import Severity
+
+if TYPE_CHECKING:
+    from imr_llm.audit import AuditOptions, AuditResult
 
 app = typer.Typer(
     add_completion=False,
@@ -273,27 +276,11 @@ def audit(
     quiet: QuietOpt = False,
 ) -> None:
     """Audit letters; write results.jsonl, findings.csv, evidence.csv and report.html to --out."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from imr_llm.audit import AuditOptions, RunFolderError, run_audit
+    from imr_llm.audit import AuditOptions
 
     if force and append:
         raise CliError("--force (start over) and --append (merge) exclude each other; pick one")
-    problems: list[str] = []
-    inputs, unmatched = expand_paths(paths, problems)
-    for msg in problems:
-        _warn(msg)
-    for arg in unmatched:
-        if not any(msg.startswith(f"{arg}:") for msg in problems):
-            _warn(f"{arg}: no such file, or no .pdf/.txt letters in it")
-    if not inputs:
-        raise CliError("no input letters; give .pdf or .txt files, directories or globs")
+    inputs = _audit_inputs(paths)
     config = _llm_config(llm, model, base_url, model_path, ask)
     if config is not None and get_backend(llm).takes_concurrency:
         config = config.model_copy(update={"concurrency": concurrency})
@@ -310,6 +297,53 @@ def audit(
         html=not no_html,
         warn=_warn,
     )
+    result = _run_audit_with_progress(inputs, options, llm)
+    if result.mode == "append":
+        _info(
+            f"appended to the run in {out}: it held {result.previous} letters and now holds "
+            f"{len(result.letters)}; every output covers all of them"
+        )
+    elif result.mode == "force":
+        _info(f"--force: the earlier run in {out} was discarded")
+    code, why = _exit_code(result, fail_on)
+    if as_json:
+        sys.stdout.write(json.dumps(_summary_json(result, out, code, why), indent=2) + "\n")
+    elif not _state["quiet"]:
+        _print_table(result)
+        _print_closing(result, out, code, why)
+    raise typer.Exit(code)
+
+
+def _audit_inputs(paths: list[str]) -> list[InputFile]:
+    """The letters ``paths`` name; each path that names none is warned about."""
+    problems: list[str] = []
+    inputs, unmatched = expand_paths(paths, problems)
+    for msg in problems:
+        _warn(msg)
+    for arg in unmatched:
+        if not any(msg.startswith(f"{arg}:") for msg in problems):
+            _warn(f"{arg}: no such file, or no .pdf/.txt letters in it")
+    if not inputs:
+        raise CliError("no input letters; give .pdf or .txt files, directories or globs")
+    return inputs
+
+
+def _run_audit_with_progress(
+    inputs: list[InputFile], options: AuditOptions, llm: str
+) -> AuditResult:
+    """``run_audit`` under a progress bar (a terminal) or a progress line every few seconds;
+    its failures become a ``CliError`` that says what to do."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from imr_llm.audit import RunFolderError, run_audit
+
+    out = options.out
     show_bar = console.is_terminal and not _state["quiet"]
     progress = Progress(
         TextColumn("auditing"),
@@ -337,7 +371,7 @@ def audit(
     with progress:
         task = progress.add_task("audit", total=len(inputs), rate="-")
         try:
-            result = run_audit(inputs, options, on_progress=tick)
+            return run_audit(inputs, options, on_progress=tick)
         except RunFolderError as exc:
             raise CliError(str(exc)) from None
         except KeyboardInterrupt:
@@ -355,20 +389,6 @@ def audit(
             if isinstance(exc, BackendError):
                 raise CliError(f"the {llm} backend could not start: {exc}", EXIT_FAILED) from None
             raise
-    if result.mode == "append":
-        _info(
-            f"appended to the run in {out}: it held {result.previous} letters and now holds "
-            f"{len(result.letters)}; every output covers all of them"
-        )
-    elif result.mode == "force":
-        _info(f"--force: the earlier run in {out} was discarded")
-    code, why = _exit_code(result, fail_on)
-    if as_json:
-        sys.stdout.write(json.dumps(_summary_json(result, out, code, why), indent=2) + "\n")
-    elif not _state["quiet"]:
-        _print_table(result)
-        _print_closing(result, out, code, why)
-    raise typer.Exit(code)
 
 
 def _exit_code(result, fail_on: FailOn) -> tuple[int, str]:
