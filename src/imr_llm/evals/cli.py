@@ -20,18 +20,22 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
 
-from imr_llm.evals.metrics import Scorecard
+from imr_llm.evals.metrics import GoldLabel, Scorecard
 from imr_llm.evals.split import split_of
 from imr_llm.ingest import owner_only_open
 from imr_llm.llm.backends import BackendError, get_backend
 from imr_llm.llm.backends.options import AskOpt, LlmOpt
 from imr_llm.llm.config import parse_ask
+
+if TYPE_CHECKING:
+    from imr_llm.evals.runner import EvalSet
+    from imr_llm.llm.config import LLMConfig
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
 
@@ -274,41 +278,13 @@ def run(
     ] = None,
 ) -> None:
     """Run the pipeline on every labeled letter of SET_DIR and print its scorecard."""
-    from imr_llm.evals.runner import load_set, run_eval
-    from imr_llm.evals.scorecard import compare, format_deltas, load_scorecard
-
-    if sum(x is not None for x in (limit, sample, letters)) > 1:
-        raise _fail("give one of --limit, --sample and --letters")
-    letter_ids = None
-    if letters is not None:
-        try:
-            raw = Path(letters[1:]).read_text() if letters.startswith("@") else letters
-        except OSError as exc:
-            raise _fail(f"--letters {letters}: cannot read it ({exc})") from None
-        letter_ids = [x.strip() for x in raw.replace(",", "\n").splitlines() if x.strip()]
-        if not letter_ids:
-            raise _fail("--letters: no letter ids given")
+    letter_ids = _selection_ids(limit, sample, letters)
     if seed is not None and sample is None:
         raise _fail("--seed goes with --sample")
     if sample is not None and seed is None:
         seed = 0
-    try:
-        es = load_set(set_dir)
-    except (OSError, ValueError) as exc:
-        raise _fail(f"{set_dir}: not a readable eval set ({exc})") from None
-    if not es.labels:
-        raise _fail(f"{set_dir}: no labels under {set_dir / 'labels'}")
-    if not es.letters_dir.is_dir():
-        raise _fail(
-            f"{set_dir}: its letters directory {es.letters_dir} does not exist "
-            "(corpus and seeds read ../shared; set it up or pick another set)"
-        )
-    old = None
-    if compare_to is not None:
-        try:
-            old = load_scorecard(compare_to)
-        except (OSError, ValueError) as exc:
-            raise _fail(f"--compare {compare_to}: not a readable scorecard ({exc})") from None
+    es = _load_eval_set(set_dir)
+    old = _load_old_scorecard(compare_to)
     try:
         config = get_backend(llm).configure(
             model=model, base_url=base_url, model_path=model_path, ask=parse_ask(ask or "checks")
@@ -354,8 +330,68 @@ def run(
         ),
         letter_ids=[lab.letter_id for lab in chosen],
     )
+    card = _score(es, set_dir, chosen, config, not no_cache, out, info)
+    _report(card, info, out, old, compare_to)
 
+
+def _selection_ids(limit: int | None, sample: int | None, letters: str | None) -> list[str] | None:
+    """The ids ``--letters`` lists (None without it); one selection option at most."""
+    if sum(x is not None for x in (limit, sample, letters)) > 1:
+        raise _fail("give one of --limit, --sample and --letters")
+    if letters is None:
+        return None
+    try:
+        raw = Path(letters[1:]).read_text() if letters.startswith("@") else letters
+    except OSError as exc:
+        raise _fail(f"--letters {letters}: cannot read it ({exc})") from None
+    letter_ids = [x.strip() for x in raw.replace(",", "\n").splitlines() if x.strip()]
+    if not letter_ids:
+        raise _fail("--letters: no letter ids given")
+    return letter_ids
+
+
+def _load_eval_set(set_dir: Path) -> EvalSet:
+    """The labeled set, with labels and a letters directory, or a usage error."""
+    from imr_llm.evals.runner import load_set
+
+    try:
+        es = load_set(set_dir)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{set_dir}: not a readable eval set ({exc})") from None
+    if not es.labels:
+        raise _fail(f"{set_dir}: no labels under {set_dir / 'labels'}")
+    if not es.letters_dir.is_dir():
+        raise _fail(
+            f"{set_dir}: its letters directory {es.letters_dir} does not exist "
+            "(corpus and seeds read ../shared; set it up or pick another set)"
+        )
+    return es
+
+
+def _load_old_scorecard(compare_to: Path | None) -> Scorecard | None:
+    from imr_llm.evals.scorecard import load_scorecard
+
+    if compare_to is None:
+        return None
+    try:
+        return load_scorecard(compare_to)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"--compare {compare_to}: not a readable scorecard ({exc})") from None
+
+
+def _score(
+    es: EvalSet,
+    set_dir: Path,
+    chosen: list[GoldLabel],
+    config: LLMConfig | None,
+    use_cache: bool,
+    out: Path | None,
+    info: RunInfo,
+) -> Scorecard:
+    """Score ``chosen`` (the whole set, or a temporary subset of it) under a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from imr_llm.evals.runner import run_eval
 
     bar = Progress(
         TextColumn(f"scoring {es.name}"),
@@ -374,18 +410,25 @@ def run(
         def progress(done: int, total: int, letter_id: str) -> None:
             bar.update(task, completed=done, letter=letter_id)
 
-        if config is None:
-            from imr_llm.pipeline import process_file
+        if config is not None:
+            return _run_with_llm(target, config, use_cache, out, progress, info)
+        from imr_llm.pipeline import process_file
 
-            card = run_eval(
-                target,
-                lambda p: process_file(p, None),
-                out=out,
-                progress=progress,
-                summary_gold=Path(set_dir).parent / "summary-gold",
-            )
-        else:
-            card = _run_with_llm(target, config, not no_cache, out, progress, info)
+        return run_eval(
+            target,
+            lambda p: process_file(p, None),
+            out=out,
+            progress=progress,
+            summary_gold=Path(set_dir).parent / "summary-gold",
+        )
+
+
+def _report(
+    card: Scorecard, info: RunInfo, out: Path | None, old: Scorecard | None, compare_to: Path | None
+) -> None:
+    """Print the scorecard (and what changed against ``old``); write the run block into the
+    scorecard files and the comparison into compare.txt when there is an ``out``."""
+    from imr_llm.evals.scorecard import compare, format_deltas
 
     if out is not None:
         # run_eval wrote scorecard.* and records.jsonl; rewrite scorecard.* with the run block.
@@ -393,14 +436,15 @@ def run(
     out_console.print(_terminal_markdown(card, info))
     if out is not None:
         out_console.print(f"Scorecard written to {out}/scorecard.md (.json, .html, records.jsonl).")
-    if old is not None:
-        deltas = compare(old, card, changed_only=True)
-        text = format_deltas(deltas) if deltas else "No metric changed."
-        out_console.print(f"\nChanges against {compare_to} (new minus old; + better, - worse):\n")
-        out_console.print(text)
-        if out is not None:
-            with owner_only_open(out / "compare.txt", "w", encoding="utf-8") as fh:
-                fh.write(f"old: {compare_to}\n\n{text}\n")
+    if old is None:
+        return
+    deltas = compare(old, card, changed_only=True)
+    text = format_deltas(deltas) if deltas else "No metric changed."
+    out_console.print(f"\nChanges against {compare_to} (new minus old; + better, - worse):\n")
+    out_console.print(text)
+    if out is not None:
+        with owner_only_open(out / "compare.txt", "w", encoding="utf-8") as fh:
+            fh.write(f"old: {compare_to}\n\n{text}\n")
 
 
 def _command(
