@@ -5,6 +5,9 @@ documented exit status, never a traceback: 0 ok; 1 findings at or above ``--fail
 error, no readable input or an unusable ``--out``; 3 some letters failed to process; 4 an
 internal error (a bug: the message asks for a report; ``-vv`` adds the traceback); 130
 interrupted. Results go to stdout, everything else (errors, warnings, progress) to stderr.
+
+Size: one function per command with its typed options (the options are the CLI's
+documentation); the work lives in the modules each command calls.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ The scorecard files are those of ``write_scorecard`` plus a ``run`` block saying
 were scored (set, how many of how many, how they were chosen, the seed) and with which backend
 and model: in ``scorecard.json`` as a ``run`` object, in ``scorecard.md``/``.html`` as a
 paragraph under the title.
+
+Size: the two eval commands' options and their reporting; the scoring is in metrics,
+runner and scorecard.
 """
 
 from __future__ import annotations

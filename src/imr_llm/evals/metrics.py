@@ -10,6 +10,9 @@ Finding matching, per letter and code (produced findings are first deduplicated 
 
 What is left over is a false alarm (produced) or a miss (gold). Codes of severity ``info`` are
 scored like the others but kept out of the overall totals.
+
+Size: the gold-label model, the matching rules and the scorecard model are one contract:
+what a label says and how it is scored change together.
 """
 
 from __future__ import annotations

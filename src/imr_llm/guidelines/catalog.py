@@ -2,6 +2,9 @@
 
 Topic and region names are matched on word boundaries with their aliases and common
 misspellings; all-capital abbreviations ("PT", "TENS", "EMG") match case-sensitively.
+
+Size: the catalog's model, loader and every lookup on it (topics, regions, pages,
+relations) share its compiled alias tables; split, each part would reach into the others.
 """
 
 from __future__ import annotations

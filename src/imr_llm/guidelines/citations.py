@@ -8,6 +8,9 @@ Handles the forms the letters use, e.g.
 - ``... MTUS Acupuncture Treatment 2007, and Chronic Pain Medical Treatment 2016, Section(s): ...``
 - ``Decision based on Non-MTUS Citation Official Disability Guidelines (ODG), Low Back, ...``
 - ``The Claims Administrator did not cite any medical evidence for its decision.``
+
+Size: one parser for one grammar (the citation line's many real forms), kept whole so a
+new form is one change in one place.
 """
 
 from __future__ import annotations
