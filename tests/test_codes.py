@@ -26,6 +26,21 @@ def test_every_registered_check_emits_known_codes():
             assert Code(code) in SPECS, f"check {spec.name} emits unknown code {code}"
 
 
+def test_every_code_has_an_emitter_and_an_operator_or_says_why_not():
+    from imr_llm.evals.mutate import load_operators
+    from imr_llm.questions import QUESTIONS
+
+    emitted = {Code(c) for spec in load_checks().values() for c in spec.codes}
+    emitted |= {c for q in QUESTIONS for c in q.codes}
+    planted = {c for op in load_operators().values() for c in op.codes}
+    for code, spec in SPECS.items():
+        assert code in emitted, f"no check or LLM question raises {code}"
+        if code in planted:
+            assert not spec.no_operator, f"{code} has an operator now: drop its no_operator reason"
+        else:
+            assert spec.no_operator, f"no mutation operator plants {code}: add one or say why not"
+
+
 def _letters() -> list[Path]:
     paths = sorted(EXAMPLES.glob("*.pdf")) + sorted(EXAMPLES.glob("*.txt"))
     for name in ("authored", "mutations"):

@@ -47,13 +47,36 @@ class CodeSpec:
     # Whether findings of this code on the same item from two detectors are one defect (merged,
     # evidence joined) or may each stand (several dates, several planted passages).
     merge: bool = True
+    # Why no mutation operator (imr_llm.evals.mutate) plants this code; empty when one does.
+    no_operator: str = ""
 
 
 H, M, L, INFO = Severity.high, Severity.medium, Severity.low, Severity.info
 
 
 def _spec(code, default, allowed, meaning, raised_when, low_when="", merge=True) -> CodeSpec:
-    return CodeSpec(Code(code), default, frozenset(allowed), meaning, raised_when, low_when, merge)
+    return CodeSpec(
+        Code(code),
+        default,
+        frozenset(allowed),
+        meaning,
+        raised_when,
+        low_when,
+        merge,
+        _NO_OPERATOR.get(code, ""),
+    )
+
+
+_NO_OPERATOR = {
+    "criteria-decision-mismatch": "a semantic defect (the criteria analysis against its own "
+    "conclusion) no text edit plants reliably; measured on the authored and blind sets",
+    "extraction-disagreement": "a disagreement of two readers (rules and LLM pass 1), not a "
+    "property of the letter's text",
+    "missing-decision": "structure the template requires; measured on malformed-layout tests",
+    "missing-rationale": "structure the template requires; measured on malformed-layout tests",
+    "unparsed-section": "structure the template requires; measured on malformed-layout tests",
+    "citation-disagreement": "informational: two guidelines cited is not a defect to plant",
+}
 
 
 SPECS: dict[Code, CodeSpec] = {

@@ -31,6 +31,7 @@ MAX_CLAIMS_PER_ITEM = 3
 class AbsenceQuestion(RationaleQuestion):
     name = "item_absence"
     response_model = AbsenceCheck
+    codes = (Code.fact_contradiction,)
     variables = ("claim", "claim_sentence", "candidates")
 
     def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:

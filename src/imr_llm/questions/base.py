@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
+from imr_llm.codes import Code
 from imr_llm.extract.llm import compact, letter_head
 from imr_llm.schemas import AuditRecord, Decision, Finding, Letter
 from imr_llm.text.spans import Sections
@@ -90,6 +91,9 @@ class Question:
     scope: ClassVar[Scope]
     variables: ClassVar[tuple[str, ...]] = ()
     """What the prompt renders besides ``letter_head`` (documentation; ``asks`` fills them)."""
+    codes: ClassVar[tuple[Code, ...]] = ()
+    """The finding codes its answers can raise (through ``decide``; for pass 1, through
+    ``imr_llm.extract.reconcile``)."""
     stage: ClassVar[int]
     """When it is asked: 0 first and alone (it warms the server's prompt cache with the letter),
     1 the rest of pass 1, 2 pass 2 (reads pass 1's extraction). Questions of one stage run

@@ -30,6 +30,7 @@ from imr_llm.text.spans import clauses
 class CriteriaQuestion(RationaleQuestion):
     name = "item_criteria"
     response_model = CriteriaAnswer
+    codes = (Code.criteria_decision_mismatch,)
 
     def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
         if item is None or not could_mismatch(view, item):

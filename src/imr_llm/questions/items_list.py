@@ -6,6 +6,7 @@ Not asked when nothing follows the letter head; skipped silently when the letter
 
 from __future__ import annotations
 
+from imr_llm.codes import Code
 from imr_llm.extract.llm import compact
 from imr_llm.llm.responses import ItemsList
 from imr_llm.questions.base import Ask, LetterView, Question
@@ -15,6 +16,7 @@ from imr_llm.schemas import Decision
 class ItemsListQuestion(Question):
     name = "items_list"
     response_model = ItemsList
+    codes = (Code.extraction_disagreement,)
     scope = "letter"
     variables = ("letter_rest",)
     stage = 1

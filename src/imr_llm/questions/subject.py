@@ -21,6 +21,7 @@ from imr_llm.schemas import Decision, Evidence, Finding, Severity
 class SubjectQuestion(RationaleQuestion):
     name = "item_subject"
     response_model = RationaleSubject
+    codes = (Code.treatment_mismatch,)
 
     def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
         span = rationale_span(item) if item is not None else None
