@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.audit import AuditOptions, RunFolderError, run_audit
 from imr_llm.ingest import expand_paths
 from imr_llm.report import writers

@@ -4,7 +4,7 @@ and a rationale that names the item's paired part only on the other side."""
 
 from __future__ import annotations
 
-from conftest import EVALS
+from builders import EVALS
 from imr_llm.pipeline import process_file
 from imr_llm.text.anatomy import find_sites, most_specific
 

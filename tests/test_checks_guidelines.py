@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, ROOT, SEEDS, need_corpus
-from imr_llm.checks.base import CheckContext, Sections
+from builders import CORPUS, NONE, ROOT, SEEDS, Item, build, need_corpus, run
+from imr_llm.checks.base import CheckContext
 from imr_llm.checks.guidelines import (
     SEVERITY_POLICY,
     check_citation_disagreement,
@@ -19,65 +18,7 @@ from imr_llm.checks.guidelines import (
 )
 from imr_llm.checks.quantity import check_quantity
 from imr_llm.checks.treatment import check_treatment_mismatch
-from imr_llm.schemas import AuditRecord, Decision, Letter, Severity
-
-NONE = "The Claims Administrator did not cite any medical evidence for its decision."
-
-
-@dataclass
-class Item:
-    item: str
-    rationale: str
-    ca: str = NONE
-    rv: str = "Decision based on MTUS Chronic Pain Medical Treatment 2016."
-    outcome: str = "Upheld"
-
-
-def build(summary: str, *items: Item) -> CheckContext:
-    """Assemble a letter in the 2016 layout with exact spans for every field."""
-    text = "CLINICAL CASE SUMMARY\n" + summary + "\n"
-    summary_span = (0, len(text))
-    text += "IMR ISSUES, DECISIONS AND RATIONALES\n"
-    decisions = []
-    for i, it in enumerate(items):
-        start = len(text)
-        text += f"{it.item}: {it.outcome}\n"
-        heading = (start, len(text) - 1)
-        text += "Claims Administrator guideline: "
-        ca = (len(text), len(text) + len(it.ca))
-        text += it.ca + "\nMAXIMUS guideline: "
-        rv = (len(text), len(text) + len(it.rv))
-        text += it.rv + "\nDecision rationale: "
-        rat = (len(text), len(text) + len(it.rationale))
-        text += it.rationale + "\n"
-        decisions.append(
-            Decision(
-                index=i,
-                item=it.item,
-                outcome=it.outcome.lower(),
-                claims_administrator_guideline=it.ca.removeprefix("Decision based on "),
-                reviewer_guideline=it.rv.removeprefix("Decision based on "),
-                rationale=it.rationale,
-                span=(start, len(text)),
-                heading_span=heading,
-                ca_guideline_span=ca,
-                reviewer_guideline_span=rv,
-                rationale_span=rat,
-            )
-        )
-    letter = Letter(letter_id="t", source="t", sha256="0", text=text)
-    record = AuditRecord(letter_id="t", source="t", decisions=decisions)
-    return CheckContext(letter=letter, record=record, sections=Sections(summary=summary_span))
-
-
-def run(check, ctx):
-    findings = list(check(ctx))
-    for f in findings:
-        assert f.detector == "rules"
-        for e in f.evidence:
-            assert ctx.text[e.start : e.end] == e.quote
-    return findings
-
+from imr_llm.schemas import AuditRecord, Severity
 
 LOW_BACK = (
     "The injured worker hurt his lower back lifting a box; lumbar range of motion is reduced."

@@ -7,24 +7,19 @@ from datetime import date
 
 import pytest
 
+from builders import Item, build, dated, run, with_case
 from imr_llm.checks.dates import date_order
 from imr_llm.checks.demographics import demographics
 from imr_llm.checks.guidelines import check_guideline_region, check_guideline_topic
 from imr_llm.checks.treatment import check_treatment_mismatch
 from imr_llm.guidelines import covers, treatment_topics
-from imr_llm.schemas import CaseFacts, Severity
-from test_checks_guidelines import Item, build, run
+from imr_llm.schemas import Severity
 
 NECK_AND_BACK = (
     "The injured worker fell and reports neck pain and low back pain. Cervical and lumbar "
     "range of motion is reduced."
 )
 MRI_RATIONALE = "Imaging is indicated when there are red flags or nerve compromise."
-
-
-def with_case(ctx, **case):
-    ctx.record.case = CaseFacts(**case)
-    return ctx
 
 
 # guideline-topic-mismatch: a modality's own section does not cover general therapy
@@ -132,13 +127,6 @@ def test_region_study_near_misses_are_silent(item, ca):
 # date-inconsistency
 
 
-def _dated(summary: str, *items: Item, **case):
-    base = {"date_of_injury": date(2016, 10, 23), "ur_denial_date": date(2016, 11, 30)}
-    return with_case(
-        build(summary, *(items or (Item("MRI of the lumbar spine", "No."),))), **(base | case)
-    )
-
-
 @pytest.mark.parametrize(
     "sentence",
     [
@@ -149,7 +137,7 @@ def _dated(summary: str, *items: Item, **case):
     ],
 )
 def test_summary_care_before_injury(sentence):
-    ctx = _dated("A 52-year-old female injured on 10/23/2016. " + sentence)
+    ctx = dated("A 52-year-old female injured on 10/23/2016. " + sentence)
     (f,) = run(date_order, ctx)
     assert f.code == "date-inconsistency" and "before the 2016-10-23" in f.message
 
@@ -164,11 +152,11 @@ def test_summary_care_before_injury(sentence):
     ],
 )
 def test_summary_history_before_injury_is_silent(sentence):
-    assert run(date_order, _dated("A 52-year-old female injured on 10/23/2016. " + sentence)) == []
+    assert run(date_order, dated("A 52-year-old female injured on 10/23/2016. " + sentence)) == []
 
 
 def test_review_dated_before_the_request_it_decided():
-    ctx = _dated(
+    ctx = dated(
         "The Request for Authorization form was dated 11/18/2016. A prior review dated "
         "11/13/2016 indicated that the request for the MRI of the lumbar spine was non-certified."
     )
@@ -177,7 +165,7 @@ def test_review_dated_before_the_request_it_decided():
 
 
 def test_review_of_the_header_date_before_a_later_request_is_silent():
-    ctx = _dated(
+    ctx = dated(
         "Prior review dated 11/30/2016 denied the request for MRI of the lumbar spine. A "
         "request for authorization form dated 12/16/2016 was submitted for MRI of the lumbar spine."
     )
@@ -185,7 +173,7 @@ def test_review_of_the_header_date_before_a_later_request_is_silent():
 
 
 def test_review_of_a_disputed_item_far_from_the_header_ur_date():
-    ctx = _dated(
+    ctx = dated(
         "The prior determination on 12/17/2016 denied the request for the MRI of the lumbar spine."
     )
     (f,) = run(date_order, ctx)
@@ -204,7 +192,7 @@ def test_review_of_a_disputed_item_far_from_the_header_ur_date():
     ],
 )
 def test_review_date_near_misses_are_silent(summary):
-    assert run(date_order, _dated(summary)) == []
+    assert run(date_order, dated(summary)) == []
 
 
 def test_rationale_care_before_injury():
@@ -213,7 +201,7 @@ def test_rationale_care_before_injury():
         "Submitted medical records document the patient was approved for 8 therapy sessions on "
         "10-19-16. Therapy outcome was not included for review.",
     )
-    ctx = _dated("Shoulder strain at work.", item, date_of_injury=date(2016, 10, 21))
+    ctx = dated("Shoulder strain at work.", item, date_of_injury=date(2016, 10, 21))
     (f,) = run(date_order, ctx)
     assert (f.decision_index, "2016-10-19" in f.message) == (0, True)
 
@@ -228,7 +216,7 @@ def test_rationale_care_before_injury():
 )
 def test_rationale_guideline_dates_and_injury_dates_are_silent(rationale):
     item = Item("Lumbar facet injections", rationale)
-    ctx = _dated("Low back strain at work.", item, date_of_injury=date(2016, 10, 21))
+    ctx = dated("Low back strain at work.", item, date_of_injury=date(2016, 10, 21))
     assert run(date_order, ctx) == []
 
 

@@ -7,7 +7,7 @@ import os
 
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.cli import app
 
 runner = CliRunner()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EVALS, EXAMPLES
+from builders import EVALS, EXAMPLES
 from imr_llm.checks import load_checks
 from imr_llm.codes import SPECS, Code, readme_table
 from imr_llm.evals.runner import load_set

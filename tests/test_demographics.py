@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from builders import Item, build, run
 from imr_llm.checks.demographics import SEVERITY_POLICY, demographics
 from imr_llm.schemas import CaseFacts, Severity
-from test_checks_guidelines import Item, build, run
 
 SUMMARY = "The injured worker is a 52 year old female who hurt her right shoulder at work."
 

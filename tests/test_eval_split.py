@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from conftest import EVALS
+from builders import EVALS
 from imr_llm.cli import app
 from imr_llm.evals.runner import load_set
 from imr_llm.evals.split import split_of

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EVALS, EXAMPLES, SEEDS
+from builders import EVALS, EXAMPLES, SEEDS
 from imr_llm.cli import app
 from imr_llm.evals.runner import load_set
 from imr_llm.evals.scorecard import load_scorecard

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, EVALS, SEEDS, need_corpus
+from builders import CORPUS, EVALS, SEEDS, need_corpus
 from imr_llm.ingest import Letter, normalize_text, read_letter
 from imr_llm.segment import segment
 

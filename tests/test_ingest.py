@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.ingest import IngestError, expand_paths, read_letter
 from imr_llm.pipeline import analyze
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.ingest import read_letter
 from imr_llm.pipeline import analyze_letter
 

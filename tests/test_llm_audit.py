@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORPUS, EXAMPLES, need_corpus
+from builders import CORPUS, EXAMPLES, need_corpus
 from fake_openai import FakeOpenAI
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 
 pytestmark = pytest.mark.local_model
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.cli import app
 from imr_llm.report import writers
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 
 
 def _batch(tmp_path: Path, copies: int) -> Path:

@@ -7,7 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
+from builders import EXAMPLES
 from imr_llm.cli import app
 from imr_llm.pipeline import analyze
 

@@ -6,12 +6,10 @@ from datetime import date
 
 import pytest
 
-from conftest import EXAMPLES
+from builders import EXAMPLES, Item, dated, run
 from imr_llm.checks.dates import date_order
 from imr_llm.ingest import read_letter
 from imr_llm.text.dates import _CUE, _cues, date_role, find_dates
-from test_checks_guidelines import Item, run
-from test_checks_rules import _dated
 
 DECIDED = date(2016, 12, 20)
 
@@ -58,12 +56,12 @@ def test_date_roles(sentence, role):
     ],
 )
 def test_dates_that_are_not_care_before_the_injury_are_silent(summary):
-    ctx = _dated(summary)
+    ctx = dated(summary)
     assert [f for f in run(date_order, ctx) if "before the" in f.message] == []
 
 
 def test_retrospective_dispensing_date_is_not_the_reviews_date():
-    ctx = _dated(
+    ctx = dated(
         "The retrospective request for naproxen provided on 11/03/2016 was non-certified.",
         Item("Retrospective naproxen 550mg #60", "Naproxen is an NSAID."),
     )
@@ -79,7 +77,7 @@ def test_retrospective_dispensing_date_is_not_the_reviews_date():
     ],
 )
 def test_impossible_dates(summary, says):
-    ctx = _dated("A 40-year-old female injured on 10/23/2016. " + summary, decision_date=DECIDED)
+    ctx = dated("A 40-year-old female injured on 10/23/2016. " + summary, decision_date=DECIDED)
     found = [f for f in run(date_order, ctx) if says in f.message]
     assert len(found) == 1 and found[0].severity.value == "medium"
 
@@ -93,13 +91,13 @@ def test_impossible_dates(summary, says):
     ],
 )
 def test_future_and_regulation_dates_after_the_decision_are_silent(summary):
-    ctx = _dated("A 40-year-old female injured on 10/23/2016. " + summary, decision_date=DECIDED)
+    ctx = dated("A 40-year-old female injured on 10/23/2016. " + summary, decision_date=DECIDED)
     assert [f for f in run(date_order, ctx) if "after its own" in f.message] == []
 
 
 def test_rationale_date_after_decision():
     item = Item("MRI of the left knee", "The progress report of 03/20/2017 documents no tear.")
-    ctx = _dated("Knee strain.", item, date_of_injury=date(2016, 10, 21), decision_date=DECIDED)
+    ctx = dated("Knee strain.", item, date_of_injury=date(2016, 10, 21), decision_date=DECIDED)
     (f,) = [f for f in run(date_order, ctx) if "after its own" in f.message]
     assert "2017-03-20" in f.message
 

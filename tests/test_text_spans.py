@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EVALS
+from builders import EVALS
 from imr_llm.ingest import normalize_text, read_letter
 from imr_llm.segment import segment
 from imr_llm.text.spans import sentences, undouble_lines
