@@ -17,7 +17,7 @@ from imr_llm.codes import Code
 from imr_llm.extract.llm import LLMExtraction
 from imr_llm.llm.responses import ListedItem
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Severity
-from imr_llm.segment import body_regions
+from imr_llm.segment import case_regions
 
 CODE = "extraction-disagreement"
 MATCH_THRESHOLD = 0.6
@@ -218,7 +218,7 @@ def _regions(values: list[str]) -> list[str]:
     """Map the LLM's body parts onto the rules' region names where they fit; keep the rest."""
     out: list[str] = []
     for v in values:
-        mapped = body_regions(v)
+        mapped = case_regions(v)
         out += mapped if mapped else [v.strip().lower()]
     return _unique(out)
 

@@ -15,8 +15,8 @@ from imr_llm.segment.conclusion import parse_conclusion
 from imr_llm.segment.facts import (
     REGION_TERMS,
     age_and_sex,
-    body_regions,
     case_facts,
+    case_regions,
     injury_date_from_summary,
     injury_event_date,
 )
@@ -32,7 +32,7 @@ __all__ = [
     "HeaderFields",
     "Segmentation",
     "age_and_sex",
-    "body_regions",
+    "case_regions",
     "detect_layout",
     "find_sections",
     "injury_date_from_summary",

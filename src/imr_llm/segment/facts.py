@@ -69,7 +69,7 @@ def case_facts(text: str, sections: Sections, layout: Layout) -> CaseFacts:
     facts.patient_sex = sex
     facts.reviewer_specialty = _specialty(text)
     facts.diagnoses = _diagnoses(summary)
-    facts.body_regions = body_regions(summary)
+    facts.body_regions = case_regions(summary)
     return facts
 
 
@@ -177,7 +177,9 @@ def _starts_word(low: str, term: str) -> bool:
     return False
 
 
-def body_regions(text: str) -> list[str]:
+def case_regions(text: str) -> list[str]:
+    """The record's ``case.body_regions`` vocabulary ("low back", "neck", ...) named in ``text``;
+    the guideline catalog's region ids are ``imr_llm.guidelines.body_regions``."""
     low = text.lower()
     return [
         region for region, terms in REGION_TERMS.items() if any(_starts_word(low, t) for t in terms)

@@ -22,7 +22,7 @@ from imr_llm.evals.mutate.base import (
     register,
 )
 from imr_llm.guidelines import catalog
-from imr_llm.segment import Segmentation, body_regions
+from imr_llm.segment import Segmentation, case_regions
 
 # ---------------------------------------------------------------- body-region chapters
 
@@ -67,7 +67,7 @@ def region_chapters() -> tuple[RegionChapter, ...]:
         # the 2004 titles ("Elbow Complaints"); the catalog names chapter 10 by its revision
         titles = tuple(a for a in dict.fromkeys([c.name, *c.aliases]) if a.endswith("Complaints"))
         out.append(
-            RegionChapter(n, titles[0], titles, body_regions(titles[0])[0], CHAPTER_PAGES.get(n))
+            RegionChapter(n, titles[0], titles, case_regions(titles[0])[0], CHAPTER_PAGES.get(n))
         )
     return tuple(out)
 
@@ -109,7 +109,7 @@ class SwapRegionChapter(Operator):
             k = int(next(n for n, v in m.groupdict().items() if v)[1:])
             chapters = region_chapters()
             old = chapters[k]
-            regions = set(body_regions(summary + "\n" + d.item + "\n" + (d.rationale or "")))
+            regions = set(case_regions(summary + "\n" + d.item + "\n" + (d.rationale or "")))
             regions.add(old.region)
             pages = list(_PAGES_RX.finditer(src.text, a, b))
             options = [c for c in chapters if c.region not in regions and (not pages or c.pages)]
