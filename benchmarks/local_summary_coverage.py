@@ -2,6 +2,7 @@
 beside the extractive summary of the same letters:
 
     python benchmarks/local_summary_coverage.py --out DIR [--split check] [--sample 20] [--seed 7]
+        [--limit N]
 
 Starts one llama.cpp server and asks only the summary question for each sampled corpus letter
 that has gold in evals/summary-gold/ (the response cache is on, so a re-run is free). A gold
@@ -97,10 +98,13 @@ async def main() -> int:
     ap.add_argument("--split", choices=["tune", "check"], default="check")
     ap.add_argument("--sample", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--limit", type=int, default=None, help="read only the first N letters of the sample"
+    )
     args = ap.parse_args()
 
     ids = sorted(p.stem for p in GOLD.glob("CM*.json") if split_of(p.stem) == args.split)
-    ids = sorted(random.Random(args.seed).sample(ids, min(args.sample, len(ids))))
+    ids = sorted(random.Random(args.seed).sample(ids, min(args.sample, len(ids))))[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True, mode=0o700)
     totals = {"llm": [0, 0], "merged": [0, 0], "extractive": [0, 0]}
     parts_llm = parts_all = no_grounded = 0

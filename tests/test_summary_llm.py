@@ -85,7 +85,7 @@ def test_grounded_parts_take_the_models_sentence_the_rest_stay_extractive(fake_o
     lines = record.summary.splitlines()
     assert lines[0] == "Injury: A 36-year-old woman was hurt in a car accident."
     assert "knee surgery" not in record.summary and INVENTED_QUOTE not in record.summary
-    assert any(line.endswith("Upheld; Upheld: more injections than allowed.") for line in lines)
+    assert any(line.endswith("sedation: Upheld: more injections than allowed.") for line in lines)
     assert record.summary == summary.text and lines[-1].startswith(("Nothing", "Flagged"))
     assert record.llm.calls == 3  # the case parts and one question per item
     item_prompt = fake_openai.chat_requests[-1]["messages"][0]["content"]

@@ -238,7 +238,7 @@ def extractive_summary(text: str, record: AuditRecord, sections: Sections) -> Su
 def reads_as(part: str, text: str, a: int, b: int) -> bool:
     """Whether ``text[a:b]`` is the kind of statement the summary ``part`` is (the same cues the
     extractive summary picks by): an injury statement, a diagnosis, care given so far, or an
-    item's reason rather than a rule, a verdict or a generic closing. Used to check the parts an
+    item's reason rather than a guideline's rule or a bare verdict. Used to check the parts an
     LLM quotes."""
     if part == "injury":
         return bool(_INJURY.search(text, a, b))
@@ -251,7 +251,7 @@ def reads_as(part: str, text: str, a: int, b: int) -> bool:
             or (_CARE_VERB.search(text, a, b) and _CARE_NOUN.search(text, a, b))
         )
     found = _reason_clause(text, a, b)
-    return found is not None and found[1] not in ("rule", "admin", "closing")
+    return found is not None and found[1] not in ("rule", "admin")
 
 
 def _quote(text: str, a: int, b: int) -> Evidence:
@@ -559,8 +559,11 @@ def summary_text(parts: SummaryParts, record: AuditRecord) -> str:
             it.outcome, "Decision not read"
         )
         line = f"Item {it.index + 1}, {_words(it.item)}: {decided}"
-        if f"item:{it.index}" in said:
-            line += f"; {said[f'item:{it.index}']}"
+        sentence = said.get(f"item:{it.index}")
+        if sentence and sentence.lower().startswith(decided.lower()):
+            line = f"Item {it.index + 1}, {_words(it.item)}: {sentence}"  # "Upheld because ..."
+        elif sentence:
+            line += f"; {sentence}"
         elif it.reason:
             line += f'; reason: "{_words(it.reason.quote)}"'
         lines.append(line)

@@ -136,7 +136,7 @@ def merge(
     """The extractive parts with each part the LLM grounded replaced by its quote and sentence.
     A part counts only when its quote is in the letter and reads as that part (``reads_as``: an
     injury statement, a diagnosis, care so far); an item's reason only when its quote lies in
-    that item's rationale and neither it nor the sentence is a bare rule or verdict."""
+    that item's rationale and neither it nor the sentence is a guideline's rule or a bare verdict."""
     parts = extractive.model_copy(deep=True)
     parts.source = "llm"
     grounded: list[GroundedSentence] = []
