@@ -509,28 +509,43 @@ def _reason_clause(text: str, a: int, b: int) -> tuple[tuple[int, int], str] | N
 
 def _kind(text: str, a: int, b: int) -> str:
     """What clause ``text[a:b]`` is: a shortfall of the case, a criterion it meets, a rule, a
-    generic closing, a statement about the case, or other."""
+    generic closing, a statement about the case, or other. (Each pattern is searched at most
+    once, and only when the answer still depends on it: this runs on every rationale clause.)"""
     if _ADMIN.search(text, a, b):
         return "admin"
     if _CLOSING.search(text, a, b):
         return "closing"
-    neg = _NEGATION.search(text, a, b)
-    short = _EXCESS.search(text, a, b) or (neg and _DOCUMENTED.search(text, a, b))
-    case = _CASE.search(text, a, b) or _CASE_LEAD.match(text, a)
-    about_case = _CASE_LEAD.match(text, a) or _CASE.search(text, a, min(b, a + 60))
-    meets = _MEETS.search(text, a, b)
-    if _EXCESS.search(text, a, b) and not _CONDITION.search(text, a, b):
+    excess = _EXCESS.search(text, a, b)
+    if excess and not _CONDITION.search(text, a, b):
         return "shortfall"  # more than a guideline allows: said against the guideline
-    if _NOT_RECOMMENDED.search(text, a, b) and not (about_case and short):
+    neg = _NEGATION.search(text, a, b)
+    short = excess or (neg and _DOCUMENTED.search(text, a, b))
+    lead = _CASE_LEAD.match(text, a)
+    about: list[bool] = []
+
+    def about_case() -> bool:
+        if not about:
+            about.append(bool(lead or _CASE.search(text, a, min(b, a + 60))))
+        return about[0]
+
+    if _NOT_RECOMMENDED.search(text, a, b) and not (short and about_case()):
         return "not recommended"  # the rule itself decides: a service the guideline rejects
-    ruled = _RULE.search(text, a, b) or _RULE_LEAD.match(text, a) or _CITED.search(text, a, b)
-    if ruled and not (about_case and (short or meets)):
-        return "rule"  # a guideline's rule, unless it says so of this case's shortfall
+    meets = None
+    if _RULE.search(text, a, b) or _RULE_LEAD.match(text, a) or _CITED.search(text, a, b):
+        # a guideline's rule, unless it says so of this case's shortfall or met criterion
+        if not about_case():
+            return "rule"
+        if not short:
+            meets = _MEETS.search(text, a, b)
+            if not meets:
+                return "rule"
     if short:
         return "shortfall"
+    if meets is None:
+        meets = _MEETS.search(text, a, b)
     if meets and not neg:
         return "meets"
-    return "case" if case else "other"
+    return "case" if lead or _CASE.search(text, a, b) else "other"
 
 
 def _words(quote: str) -> str:
