@@ -125,9 +125,14 @@ class RationaleQuestion(Question):
     listed_when_unanswered: ClassVar[bool] = False
 
     def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
-        if item is None or rationale_span(item) is None:
+        if item is None or rationale_span(item) is None or not self.worth_asking(view, item):
             return []
         return super().asks(view, item)
+
+    def worth_asking(self, view: LetterView, item: Decision) -> bool:
+        """Whether some answer could make ``decide`` flag ``item`` (what ``decide`` needs of
+        the letter before it reads an answer); an item where none could is not asked."""
+        return True
 
 
 def rationale_span(d: Decision) -> tuple[int, int] | None:

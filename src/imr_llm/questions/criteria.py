@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from imr_llm.codes import Code
 from imr_llm.extract.claims import GUIDELINE_TALK, PATIENT_STRONG, Claim, absence_claims
 from imr_llm.llm.responses import CriteriaAnswer, CriterionCheck
-from imr_llm.questions.base import Answers, Ask, LetterView, RationaleQuestion, rationale_span
+from imr_llm.questions.base import Answers, LetterView, RationaleQuestion, rationale_span
 from imr_llm.questions.quotes import CONCLUSION, conclusion_evidence, inside
 from imr_llm.questions.verdict import VerdictQuestion, read_verdict
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Severity
@@ -32,10 +32,8 @@ class CriteriaQuestion(RationaleQuestion):
     response_model = CriteriaAnswer
     codes = (Code.criteria_decision_mismatch,)
 
-    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
-        if item is None or not could_mismatch(view, item):
-            return []
-        return super().asks(view, item)
+    def worth_asking(self, view: LetterView, item: Decision) -> bool:
+        return could_mismatch(view, item)
 
     def decide(self, view: LetterView, item: Decision | None, answers: Answers) -> list[Finding]:
         span = rationale_span(item) if item is not None else None

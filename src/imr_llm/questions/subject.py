@@ -13,7 +13,7 @@ import re
 from imr_llm.codes import Code
 from imr_llm.guidelines import body_regions, find_regions, topics_related, treatment_topics
 from imr_llm.llm.responses import RationaleSubject
-from imr_llm.questions.base import Answers, Ask, LetterView, RationaleQuestion, rationale_span
+from imr_llm.questions.base import Answers, LetterView, RationaleQuestion, rationale_span
 from imr_llm.questions.quotes import inside, item_evidence, short
 from imr_llm.schemas import Decision, Evidence, Finding, Severity
 
@@ -23,15 +23,9 @@ class SubjectQuestion(RationaleQuestion):
     response_model = RationaleSubject
     codes = (Code.treatment_mismatch,)
 
-    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
-        span = rationale_span(item) if item is not None else None
-        if (
-            item is None
-            or span is None
-            or not could_differ(item.item, view.text[span[0] : span[1]])
-        ):
-            return []
-        return super().asks(view, item)
+    def worth_asking(self, view: LetterView, item: Decision) -> bool:
+        span = rationale_span(item)
+        return span is not None and could_differ(item.item, view.text[span[0] : span[1]])
 
     def decide(self, view: LetterView, item: Decision | None, answers: Answers) -> list[Finding]:
         span = rationale_span(item) if item is not None else None

@@ -9,7 +9,7 @@ both (this question decides nothing on its own).
 from __future__ import annotations
 
 from imr_llm.llm.responses import CriteriaVerdict
-from imr_llm.questions.base import Ask, LetterView, RationaleQuestion
+from imr_llm.questions.base import LetterView, RationaleQuestion
 from imr_llm.questions.quotes import CONCLUSION, inside
 from imr_llm.schemas import Decision, Evidence
 
@@ -18,12 +18,10 @@ class VerdictQuestion(RationaleQuestion):
     name = "item_verdict"
     response_model = CriteriaVerdict
 
-    def asks(self, view: LetterView, item: Decision | None) -> list[Ask]:
+    def worth_asking(self, view: LetterView, item: Decision) -> bool:
         from imr_llm.questions.criteria import could_mismatch
 
-        if item is None or not could_mismatch(view, item):
-            return []
-        return super().asks(view, item)
+        return could_mismatch(view, item)  # only item_criteria reads this answer
 
 
 def read_verdict(
