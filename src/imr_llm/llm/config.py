@@ -6,7 +6,6 @@ Each backend (``imr_llm.llm.backends``) builds its config through ``LLMConfig.fr
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from imr_llm.llm.errors import LLMConfigError
+from imr_llm.llm.local_model import is_loopback as host_is_loopback
 
 SUPPORTED_MODES = ("JSON_SCHEMA", "JSON", "MD_JSON", "TOOLS", "TOOLS_STRICT")
 ASKS = ("checks", "extract", "summary")
@@ -189,10 +189,5 @@ def parse_ask(value: Any) -> frozenset[str]:
 
 
 def is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Whether ``url``'s host is this machine (``local_model.is_loopback`` takes a host)."""
+    return host_is_loopback(urlparse(url).hostname or "")
