@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from fake_openai import INVENTED_QUOTE, FakeOpenAI, Invalid, QuotePicker, Ungrounded, fill_schema
-from imr_llm.extract.claims import absence_claims, key_terms, mentions_positively
+from imr_llm.extract.claims import (
+    Claim,
+    absence_claims,
+    claim_head,
+    key_terms,
+    mentions_positively,
+    summary_support,
+)
 from imr_llm.llm.client import LLMClient
 from imr_llm.llm.config import LLMConfig
 from imr_llm.llm.errors import LLMError
@@ -18,7 +25,7 @@ from imr_llm.pipeline import Analysis, LLMSession, analyze, analyze_letter
 from imr_llm.questions.base import LetterView
 from imr_llm.questions.scheduler import check_letter
 from imr_llm.questions.subject import spinal_levels
-from imr_llm.schemas import Finding, Letter
+from imr_llm.schemas import Evidence, Finding, Letter
 
 AUTHORED = Path(__file__).resolve().parents[1] / "evals" / "authored" / "letters"
 
@@ -159,6 +166,60 @@ def test_key_terms_and_positive_mentions():
     assert not mentions_positively("trigger points", "He takes ibuprofen for the pain")
     assert spinal_levels("left L5-S1 interlaminar ESI") == {"L5", "S1"}
     assert spinal_levels("cervical ESI C5-6") == {"C5", "C6"}
+
+
+def claim(x: str, sentence: str | None = None) -> Claim:
+    sentence = sentence or f"There is no documentation of {x}."
+    return Claim(x=x, sentence=sentence, evidence=Evidence(quote=x, start=0, end=len(x)))
+
+
+def test_a_negation_governs_the_rest_of_its_clause():
+    # reviewed false alarms on the corpus check split, kinds re-written in invented words:
+    # the trigger sits far before the finding, across several words
+    assert not mentions_positively(
+        "tingling in the left hand",
+        "the progress note said nothing of the kind and made no mention of the worker having "
+        "trouble with tingling in the left hand",
+    )
+    # a terminating word ends the scope: what follows "but" is reported
+    assert mentions_positively(
+        "tingling in the left hand", "No swelling was seen, but she reports tingling in the hand"
+    )
+    # uncertainty is not a finding: "suspect", "likely", "concern for"
+    assert not mentions_positively(
+        "nerve root impingement", "treated for a back contusion, suspect left L4 root impingement"
+    )
+    assert not mentions_positively("meniscal tear", "likely a tear of the medial meniscus")
+
+
+def test_a_summary_sentence_about_an_earlier_review_cannot_contradict():
+    c = claim("a high risk of gastrointestinal events")
+    quote = (
+        "Omeprazole was previously denied because the notes did not show chronic NSAID use or "
+        "gastrointestinal complaints"
+    )
+    assert not summary_support(c, quote)
+    assert summary_support(c, "He reports gastrointestinal upset with ibuprofen and a prior ulcer")
+
+
+def test_only_the_claims_head_must_be_found():
+    # a claim about a study is not answered by the diagnosis the study would support
+    assert claim_head("recent EMG studies supporting a diagnosis of radiculopathy") == (
+        "recent EMG studies"
+    )
+    c = claim("recent EMG studies supporting a diagnosis of radiculopathy")
+    assert not summary_support(c, "She is being treated for lumbar radiculopathy and sprain")
+    assert summary_support(c, "An EMG on 3/2 showed a chronic right L5 radiculopathy")
+    # therapy given is not improvement from it
+    c = claim("objective functional improvement from the prior physical therapy")
+    assert not summary_support(c, "She has attended eight sessions of physical therapy")
+    assert summary_support(
+        c, "After eight sessions of physical therapy she is able to walk two miles again"
+    )
+    # a head with nothing distinctive of its own keeps the whole claim
+    c = claim("failure of treatment including physical therapy")
+    assert claim_head(c.x) == c.x
+    assert summary_support(c, "She had twelve sessions of physical therapy without relief")
 
 
 # ---------------------------------------------------------------- fact-contradiction

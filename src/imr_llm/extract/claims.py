@@ -23,10 +23,24 @@ MAX_CANDIDATES = 4
 # ---------------------------------------------------------------- text helpers
 
 _NEG_CUE = re.compile(
-    r"\b(?:no|not|none|never|nor|without|negative|normal|intact|unremarkable|denie[sd]|deny|"
-    r"absence|free\s+of|rule[sd]?\s+out|r/o|possible|possibly|suspected|questionable|versus|vs|"
-    r"full|resolved)\b"
-    r"|n't\b",
+    r"\b(?:negative|normal|intact|unremarkable|full|resolved|possible|possibly|questionable|"
+    r"versus|vs)\b",
+    re.I,
+)
+"""Words that negate or hedge only the finding they sit next to ("normal gait", "full range
+of motion", "possible tear"): looked for a few words back."""
+_CLAUSE_NEG = re.compile(
+    r"\b(?:no|not|none|never|nor|without|denie[sd]|deny|lack(?:s|ing)?|absen(?:ce|t)|"
+    r"free\s+of|rule[sd]?\s+out|r/o|suspect\w*|likely|probabl[ey]|concern\s+for|"
+    r"cannot\s+be\s+(?:excluded|ruled\s+out)|differential)\b|n't\b",
+    re.I,
+)
+"""Negation and uncertainty triggers (the NegEx / ConText kind): each governs the rest of its
+clause, up to a terminating word (``_SCOPE_END``), however many words lie between ("made no
+mention of the applicant's having issues with upper extremity paresthesias")."""
+_SCOPE_END = re.compile(
+    r"\b(?:but|however|although|though|except|whereas|yet|which|who|while|aside\s+from)\b|"
+    r"[.;:?!]",
     re.I,
 )
 _POST_NEG = re.compile(
@@ -229,18 +243,46 @@ def key_terms(claim: str) -> set[str]:
 
 
 def _negated(text: str, start: int, end: int) -> bool:
-    """Whether the term at ``text[start:end]`` is negated or hedged in its clause."""
-    clause_start = max(text.rfind(c, 0, start) for c in ".;:") + 1
-    before = text[max(clause_start, start - 70) : start]
-    if _NEG_CUE.search(before):
+    """Whether the term at ``text[start:end]`` is negated or hedged: by a trigger earlier in
+    its clause (``_CLAUSE_NEG``), by a finding word just before it (``_NEG_CUE``), or by a
+    predicate after it ("was negative")."""
+    ends = [m.end() for m in _SCOPE_END.finditer(text, 0, start)]
+    clause = text[ends[-1] if ends else 0 : start]
+    if _CLAUSE_NEG.search(clause) or _NEG_CUE.search(clause[-70:]):
         return True
     after = text[end : end + 40]
     return bool(_POST_NEG.match(after))
 
 
+_HEAD_END = re.compile(
+    r"\s(?:supporting|showing|demonstrating|documenting|confirming|corroborating|including|"
+    r"regarding|from|for|to\s+(?:support|suggest|justify|warrant|show)|that\s+(?:would|"
+    r"could|might|shows?|supports?))\b",
+    re.I,
+)
+
+
+def claim_head(claim: str) -> str:
+    """What an absence claim says is missing, without what that thing would show or come
+    from: "MRI or electrodiagnostic studies supporting a diagnosis of radiculopathy" -> "MRI or
+    electrodiagnostic studies"; "functional improvement from the prior physical therapy" ->
+    "functional improvement". A diagnosis named in a claim about a study is not the study, and
+    therapy given is not improvement from it. The whole claim where its head names nothing
+    distinctive ("failure of conservative care")."""
+    m = _HEAD_END.search(claim)
+    if m is None:
+        return claim
+    head = claim[: m.start()]
+    if key_terms(head) - _WEAK or any(c.search(head) for c, _ in _CONCEPTS):
+        return head
+    return claim
+
+
 def _positive_hits(claim: str, quote: str) -> tuple[bool, bool]:
     """(literal, concept): whether ``quote`` names, un-negated, a strong key term of ``claim``
-    (literal), or a finding of the same concept (see ``_CONCEPTS``)."""
+    (literal), or a finding of the same concept (see ``_CONCEPTS``). Only the claim's head
+    counts where it names something of its own (``claim_head``)."""
+    claim = claim_head(claim)
     terms = key_terms(claim) - _WEAK
     literal = any(
         len(m.group()) >= 4 and _stem(m.group()) in terms and not _negated(quote, *m.span())
@@ -274,7 +316,7 @@ def mentions_positively(claim: str, quote: str, strict: bool = False) -> bool:
 
 # ---------------------------------------------------------------- absence claims
 
-_LEAD = r"\b(?:no|any)\s+(?:objective\s+|clear\s+|clinical\s+|medical\s+|current\s+|recent\s+|further\s+)*"
+_LEAD = r"\b(?:no|any|(?:a\s+)?(?:lack|absence)\s+of(?:\s+any)?)\s+(?:objective\s+|clear\s+|clinical\s+|medical\s+|current\s+|recent\s+|further\s+)*"
 _ABSENCE_PATTERNS = [
     # "no documentation / evidence of X", "no indication that X"
     re.compile(
@@ -424,7 +466,9 @@ def summary_support(claim: Claim, quote: str) -> bool:
     """Whether a summary ``quote`` could show ``claim`` wrong: it names the finding (see
     ``mentions_positively``), is not about the request or plan, and names no body region
     disjoint from the claim's."""
-    if _REQUEST.search(quote) or not mentions_positively(claim.x, quote):
+    if _REQUEST.search(quote) or _REVIEW_TALK.search(quote):
+        return False
+    if not mentions_positively(claim.x, quote):
         return False
     claim_regions, quote_regions = body_regions(claim.sentence), body_regions(quote)
     return not (claim_regions and quote_regions and not (claim_regions & quote_regions))
@@ -451,3 +495,10 @@ _REQUEST = re.compile(
 )
 """A summary sentence about the request or plan ("requested X for neuropathic pain", "the
 treatment plan included acupuncture") says what is asked for, not that a finding is present."""
+_REVIEW_TALK = re.compile(
+    r"\b(?:utilization\s+review\w*|UR|non-?certif\w*|denied|denial|modified|peer\s+review\w*|"
+    r"claims\s+administrator)\b",
+    re.I,
+)
+"""A summary sentence reporting an earlier review's decision or reasoning ("previously denied
+due to notes not documenting ..."): background to this review, not the records' own finding."""

@@ -5,7 +5,7 @@ Decides ``criteria-decision-mismatch`` (high), reading this answer and ``item_ve
 Overturned, yet the criteria list has unmet criteria and none met, or the verdict is "does not
 meet" and the rationale has a sentence about this patient reporting a shortfall; or Upheld, yet
 the list has met criteria and none unmet (or the verdict is "meets"), and the rationale states
-no absence and no exceeded limit. Each counted criterion's quote must lie inside the rationale,
+no absence (``absence_claims`` or ``STATED_SHORTFALL``) and no exceeded limit. Each counted criterion's quote must lie inside the rationale,
 speak about this patient rather than restate the guideline, and (for "unmet") carry a negative or
 over-limit cue that is not a supporting negative such as "no side effects" or "has not had
 acupuncture before", (for "met") carry none. Items whose rationale concludes against its own
@@ -72,6 +72,16 @@ _NOT_A_SHORTFALL = re.compile(
 )
 """Negative wording that supports a request rather than reporting a shortfall ("has not had
 acupuncture before", "no side effects", "no aberrant behavior")."""
+STATED_SHORTFALL = re.compile(
+    r"\b(?:(?:a\s+)?(?:lack|absence)\s+of|no|without)\s+(?:\w+\s+){0,2}?(?:documentation|"
+    r"evidence|indication|record|report|mention|description)\b|\bnot\s+(?:been\s+|clearly\s+)*"
+    r"(?:documented|established|demonstrated|provided|submitted)\b|\bfail(?:s|ed)?\s+to\s+"
+    r"(?:document|provide|demonstrate|show|establish|include|specify)\b",
+    re.I,
+)
+"""A rationale saying the records lack something, in any sentence, its verdict's included
+("Given the lack of clear evidence of ..., the request is not medically necessary"): an
+Upheld decision it explains cannot be one whose criteria were all met."""
 _LIMIT_CUE = re.compile(
     r"\b(?:exceed(?:s|ed|ing)?|more\s+than\s+(?:the\s+)?(?:guidelines?|recommended|allowed|"
     r"maximum|limit)|in\s+excess\s+of|beyond\s+(?:the\s+)?(?:guidelines?|recommended|limit)|"
@@ -156,6 +166,7 @@ def could_mismatch(view: LetterView, d: Decision) -> bool:
         return bool(_patient_shortfalls(text, span))
     return not (
         absence_claims(text, span)
+        or STATED_SHORTFALL.search(rationale)
         or _LIMIT_CUE.search(rationale)
         or any(
             f.code == "quantity-over-limit" and f.decision_index == d.index
@@ -234,7 +245,7 @@ def criteria_finding(
             detector="llm",
             evidence=evidence + conclusion_evidence(d),
         )
-    if claims or reading.unmet or says == "does_not_meet":
+    if claims or reading.unmet or says == "does_not_meet" or STATED_SHORTFALL.search(rationale):
         return None
     if _LIMIT_CUE.search(rationale) or any(
         f.code == "quantity-over-limit" and f.decision_index == d.index for f in record.findings
