@@ -154,6 +154,7 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     "hip": (
         "hip(s)", "pelvis", "pelvic", "groin", "sacroiliac", "=SI joint(s)", "acetabulum",
         "acetabular", "trochanteric", "femoral head", "femoral neck", "buttock(s)", "thigh(s)",
+        "piriformis",
     ),
     "knee": (
         "knee(s)", "patella", "patellar", "patellofemoral", "meniscus", "meniscal", "menisci",
@@ -165,10 +166,12 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     ),
     "lower_extremity": (
         "lower extremity", "lower extremities", "lower limb(s)", "lower leg(s)", "leg(s)",
+        "femur", "femoral shaft", "tibia", "tibial shaft", "fibula", "fibular", "iliotibial",
+        "=IT band",
         "=RLE", "=LLE", "=BLE(s)",
     ),
     "head": ("head", "skull", "cranial", "brain"),
-    "abdomen": ("abdomen", "abdominal", "inguinal"),
+    "abdomen": ("abdomen", "abdominal", "inguinal", "umbilical", "hernia(s)"),
     "eye": ("eye(s)",),
     "chest": ("chest", "rib(s)", "sternum"),
     "jaw": ("jaw", "temporomandibular", "=TMJ"),
