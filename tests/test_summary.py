@@ -114,6 +114,38 @@ def test_reason_kinds():
     )
 
 
+def test_reason_kinds_read_negation_and_clauses():
+    from imr_llm.summarize import _reason_clause
+
+    def kind(s):
+        found = _reason_clause(s, 0, len(s))
+        return found[1] if found else None
+
+    # the verdict's own negation is not a shortfall in what comes before it
+    assert kind(
+        "Per the clinical notes, further massage is not considered medically necessary."
+    ) != ("shortfall")
+    assert kind("Based on the notes, a repeat scan is not a medical necessity.") != "shortfall"
+    # a negation the sentence supposes ("if there is no ...") is a condition, not a shortfall
+    assert (
+        kind("Here, she warrants close follow-up, with a taper if there is no sign of benefit.")
+        != "shortfall"
+    )
+    # a verdict conceded first: the main clause after it is the reason
+    assert (
+        kind("Although the cream itself is reasonable, the order failed to give a quantity.")
+        == "shortfall"
+    )
+    assert (
+        kind("There is no record of his response to the first visits to justify more at this time.")
+        == "shortfall"
+    )
+    # where the guideline came from is not a reason
+    assert kind(
+        "For pre-operative labs, the ACOEM does not address them, so the ODG was cited."
+    ) == ("rule")
+
+
 def test_decisive_reason_is_the_patients_not_the_guidelines():
     rec = analyze(EXAMPLES / "000_9c64455a8480a098.txt").record
     reason = rec.summary_parts.items[0].reason.quote

@@ -101,7 +101,7 @@ _DOCUMENTED = re.compile(
     r"outcomes?|trials?|failure|failed|history|deficits?|candidate|plans?|goals?|attempts?|"
     r"assessment|screen\w*|complaints?|symptoms?|provided|submitted|included|objective|"
     r"benefit|efficacy|functional|progress\w*|quantity|number|frequency|duration|reason|"
-    r"justification|exam\w*|radiographs?|x-?rays?|imaging|spasms?|procedure|surg\w*|"
+    r"justification|specif\w*|exam\w*|radiographs?|x-?rays?|imaging|spasms?|procedure|surg\w*|"
     r"conservative|therapy|medications?|swelling|clear)\b",
     re.I,
 )
@@ -123,7 +123,11 @@ _MEETS = re.compile(
 )
 # The request's verdict ("is not medically necessary", "would not be supported").
 _VERDICT = re.compile(
-    r"\b(?:medically\s+(?:necessary|unnecessary)|medical\s+necessity|(?:is|are|was|were|be|been)"
+    # the copula and its negation belong to the verdict ("is not considered medically necessary",
+    # "is not a medical necessity"): they are not a negation in the reason before it
+    r"\b(?:(?:(?:is|are|was|were|be|been)\s+(?:not\s+)?(?:(?:deemed|considered|found|felt|shown)"
+    r"\s+(?:to\s+be\s+)?)?(?:a\s+)?)?(?:medically\s+(?:necessary|unnecessary)|medical\s+necessity)|"
+    r"(?:is|are|was|were|be|been)"
     r"\s+(?:not\s+)?(?:deemed\s+)?(?:medically\s+|clinically\s+)?(?:necessary|supported|"
     r"warranted|indicated|appropriate|reasonable|justified)|"
     r"cannot\s+be\s+(?:deemed|considered|supported|recommended))\b",
@@ -134,7 +138,7 @@ _CLOSING = re.compile(
     r"\b(?:go(?:es|ing)?\s+against|deviat\w*|extenuating|exceptional\s+(?:factors|circumstances)"
     r"|(?:meet|meets|met)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}(?:criteria|guidelines?|"
     r"recommendations?|requirements?)|criteria\s+(?:have|has)\s+not\s+been\s+met|guideline\s+"
-    r"criteria|not\s+been\s+established|at\s+this\s+time|based\s+on\s+(?:the\s+)?(?:clinical\s+"
+    r"criteria|not\s+been\s+established|based\s+on\s+(?:the\s+)?(?:clinical\s+"
     r"information|above|records?\s+provided|submitted)|(?:is|are)\s+consistent\s+with\s+(?:the\s+)?"
     r"guidelines?|(?:lack|absence)\s+of\s+(?:the\s+)?(?:above|aforementioned|such)|(?:given|based\s+"
     r"on)\s+(?:the\s+)?(?:above|foregoing)|(?:of|without)\s+such\s+(?:documentation|information|"
@@ -166,7 +170,10 @@ _RULE = re.compile(
     r"calls?\s+for|requires?)\b|"
     r"\b(?:if|when|unless|whenever|in\s+"
     r"patients|for\s+patients|patients\s+(?:with|who))\b|\b(?:is|are)\s+(?:not\s+)?recommended\b|"
-    r"\b(?:should|may|can)\b",
+    r"\b(?:should|may|can)\b|"
+    # where the guideline comes from: "the MTUS does not address ..., so the ODG was cited"
+    r"\b(?:do|does|did)\s+not\s+(?:specifically\s+)?address\b|\b(?:was|were|is|are)\s+"
+    r"(?:cited|referenced|consulted)\b",
     re.I,
 )
 # A sentence that opens with a guideline's name or a numbered criterion.
@@ -194,6 +201,7 @@ _ADDITIVE = re.compile(
 # supported", "Absent X, ...", "... is not necessary, as there is no ...".
 _MAX_QUOTE = 360
 # Where a sentence turns from its reason to its verdict: "...; therefore, the request is not".
+_CONCESSIVE = re.compile(r"\W*(?:while|although|though|even\s+though|whereas)\b[^,;]*[,;]", re.I)
 _THEREFORE = re.compile(
     r"[,;]?\s+(?:and\s+)?(?:therefore|thus|hence|as\s+such|consequently)\b", re.I
 )
@@ -493,6 +501,10 @@ def _reason_clause(text: str, a: int, b: int) -> tuple[tuple[int, int], str] | N
     if not verdicts:
         return (a, b), _kind(text, a, b)
     v = verdicts[-1]
+    concession = _CONCESSIVE.match(text, a, b)
+    if concession and v.end() <= concession.end():
+        # "While the request is reasonable, it failed to give a quantity": the main clause
+        return (a, b), _kind(text, concession.end(), b)
     because = _BECAUSE.search(text, v.end(), b)
     if because:
         return (a, b), _kind(text, because.start(), b)
@@ -518,7 +530,7 @@ def _kind(text: str, a: int, b: int) -> str:
     excess = _EXCESS.search(text, a, b)
     if excess and not _CONDITION.search(text, a, b):
         return "shortfall"  # more than a guideline allows: said against the guideline
-    neg = _NEGATION.search(text, a, b)
+    neg = _stated_negation(text, a, b)
     short = excess or (neg and _DOCUMENTED.search(text, a, b))
     lead = _CASE_LEAD.match(text, a)
     about: list[bool] = []
@@ -546,6 +558,17 @@ def _kind(text: str, a: int, b: int) -> str:
     if meets and not neg:
         return "meets"
     return "case" if lead or _CASE.search(text, a, b) else "other"
+
+
+def _stated_negation(text: str, a: int, b: int) -> re.Match | None:
+    """The first negation in ``text[a:b]`` that the sentence states, not one it supposes: a
+    negation after "if", "unless", "when" or "should" in its clause is a condition ("... if
+    there is no evidence of improvement"), not a shortfall of this case."""
+    for m in _NEGATION.finditer(text, a, b):
+        lo = max(text.rfind(c, a, m.start()) for c in ",;:")
+        if not _CONDITION.search(text, max(lo, a), m.start()):
+            return m
+    return None
 
 
 def _words(quote: str) -> str:
