@@ -217,6 +217,11 @@ def test_only_the_claims_head_must_be_found():
         c, "After eight sessions of physical therapy she is able to walk two miles again"
     )
     # a head with nothing distinctive of its own keeps the whole claim
+    # nor is it a response to it: an outcome must be answered by a change
+    c = claim("objective response to the prior trial of acupuncture")
+    assert claim_head(c.x) == "objective response"
+    assert not summary_support(c, "Prior care included chiropractic care and acupuncture")
+    assert summary_support(c, "Acupuncture reduced her pain by 30% and helped her sleep")
     c = claim("failure of treatment including physical therapy")
     assert claim_head(c.x) == c.x
     assert summary_support(c, "She had twelve sessions of physical therapy without relief")

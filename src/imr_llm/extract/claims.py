@@ -53,7 +53,8 @@ _STOP = frozenset(
     a an the of to in on at by for from with and or nor but as is are was were be been being has
     have had do does did this that these those there their his her he she it its they them any
     some all no not none without documentation documented document documents evidence evident
-    record records report reports reported medical clinical objective objectively submitted
+    record records report reports reported medical clinical objective objectively subjective
+    submitted having section sections
     provided noted note notes indicate indicated indicating indication suggest suggesting show
     shows showed shown demonstrate demonstrated demonstrating describe described describes
     patient patients injured worker workers claimant employee case file current currently
@@ -65,6 +66,17 @@ _STOP = frozenset(
     """.split()  # noqa: SIM905
 )
 _CONCEPTS: list[tuple[re.Pattern, re.Pattern]] = [
+    # An outcome of care: answered only by words of a change, not by the care itself.
+    (
+        re.compile(r"\b(?:respon|improv|benefit|efficacy|results?\b|gains?\b|progress)", re.I),
+        re.compile(
+            r"\b(?:improv\w*|reliev\w*|relief|benefit\w*|better|helped|helpful|progress\w*|"
+            r"gains?)\b|\b(?:decreas|reduc)\w*\s+(?:\w+\s+){0,2}(?:pain|symptoms|medications?)|"
+            r"\bpain\s+(?:\w+\s+){0,3}(?:decreas|reduc)\w*|\d+\s*%\s*(?:relief|improvement|"
+            r"reduction|better)",
+            re.I,
+        ),
+    ),
     # Nerve involvement. Signs (exam, imaging, electrodiagnosis) answer any such claim;
     # complaints (numbness, tingling, burning) answer only a claim about symptoms or one that
     # asks for no "specific"/"objective" evidence or "compromise" (reviewed: a diagnosis of arm
@@ -254,6 +266,13 @@ def _negated(text: str, start: int, end: int) -> bool:
     return bool(_POST_NEG.match(after))
 
 
+_OUTCOME_HEAD = re.compile(
+    r"\b(?:response|improvement|relief|benefit|efficacy|results?|gains?|progress|decrease|"
+    r"reduction)\b(?=\s+(?:to|with|from|after|following|of|in)\b)",
+    re.I,
+)
+"""An outcome named with what it would come from ("response to the prior acupuncture"): the
+claim's head ends at the outcome."""
 _HEAD_END = re.compile(
     r"\s(?:supporting|showing|demonstrating|documenting|confirming|corroborating|including|"
     r"regarding|from|for|to\s+(?:support|suggest|justify|warrant|show)|that\s+(?:would|"
@@ -266,13 +285,15 @@ def claim_head(claim: str) -> str:
     """What an absence claim says is missing, without what that thing would show or come
     from: "MRI or electrodiagnostic studies supporting a diagnosis of radiculopathy" -> "MRI or
     electrodiagnostic studies"; "functional improvement from the prior physical therapy" ->
-    "functional improvement". A diagnosis named in a claim about a study is not the study, and
-    therapy given is not improvement from it. The whole claim where its head names nothing
+    "functional improvement"; "objective response to the prior acupuncture" -> "objective
+    response". A diagnosis named in a claim about a study is not the study, and therapy given is
+    not a response to it. The whole claim where its head names nothing
     distinctive ("failure of conservative care")."""
-    m = _HEAD_END.search(claim)
-    if m is None:
+    cut, outcome = _HEAD_END.search(claim), _OUTCOME_HEAD.search(claim)
+    ends = ([cut.start()] if cut else []) + ([outcome.end()] if outcome else [])
+    if not ends:
         return claim
-    head = claim[: m.start()]
+    head = claim[: min(ends)]
     if key_terms(head) - _WEAK or any(c.search(head) for c, _ in _CONCEPTS):
         return head
     return claim
