@@ -222,6 +222,10 @@ def test_only_the_claims_head_must_be_found():
     assert claim_head(c.x) == "objective response"
     assert not summary_support(c, "Prior care included chiropractic care and acupuncture")
     assert summary_support(c, "Acupuncture reduced her pain by 30% and helped her sleep")
+    assert not summary_support(c, "A progress note dated 3/4 documents ongoing neck pain")
+    # an order ("2x3", "as tolerated") is the plan, not care that was given
+    c = claim("physical therapy progress notes")
+    assert not summary_support(c, "Plan: modalities as tolerated and physical therapy, 2x3")
     c = claim("failure of treatment including physical therapy")
     assert claim_head(c.x) == c.x
     assert summary_support(c, "She had twelve sessions of physical therapy without relief")

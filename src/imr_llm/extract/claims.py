@@ -70,8 +70,8 @@ _CONCEPTS: list[tuple[re.Pattern, re.Pattern]] = [
     (
         re.compile(r"\b(?:respon|improv|benefit|efficacy|results?\b|gains?\b|progress)", re.I),
         re.compile(
-            r"\b(?:improv\w*|reliev\w*|relief|benefit\w*|better|helped|helpful|progress\w*|"
-            r"gains?)\b|\b(?:decreas|reduc)\w*\s+(?:\w+\s+){0,2}(?:pain|symptoms|medications?)|"
+            r"\b(?:improv\w*|reliev\w*|relief|benefit\w*|better|helped|helpful)\b|"
+            r"\b(?:decreas|reduc)\w*\s+(?:\w+\s+){0,2}(?:pain|symptoms|medications?)|"
             r"\bpain\s+(?:\w+\s+){0,3}(?:decreas|reduc)\w*|\d+\s*%\s*(?:relief|improvement|"
             r"reduction|better)",
             re.I,
@@ -511,11 +511,13 @@ def checkable_claims(claims: list[Claim], text: str, summary: tuple[int, int]) -
 
 _REQUEST = re.compile(
     r"\b(?:request\w*|RFA|prescrib\w*|recommend\w*|plan|planned|to\s+receive|scheduled|pending|"
-    r"will\s+(?:be|undergo|receive|start)|was\s+to|would\s+like|consider\w*)\b",
+    r"will\s+(?:be|undergo|receive|start)|was\s+to|would\s+like|consider\w*|as\s+tolerated|"
+    r"\d+\s*x\s*\d+)\b",
     re.I,
 )
 """A summary sentence about the request or plan ("requested X for neuropathic pain", "the
-treatment plan included acupuncture") says what is asked for, not that a finding is present."""
+treatment plan included acupuncture", an order's "2x3" or "as tolerated") says what is asked
+for, not that a finding is present."""
 _REVIEW_TALK = re.compile(
     r"\b(?:utilization\s+review\w*|UR|non-?certif\w*|denied|denial|modified|peer\s+review\w*|"
     r"claims\s+administrator)\b",
