@@ -68,7 +68,7 @@ _STOP = frozenset(
 _CONCEPTS: list[tuple[re.Pattern, re.Pattern]] = [
     # An outcome of care: answered only by words of a change, not by the care itself.
     (
-        re.compile(r"\b(?:respon|improv|benefit|efficacy|results?\b|gains?\b|progress)", re.I),
+        re.compile(r"\b(?:respon|improv|benefit|efficacy|results?\b|gains?\b)", re.I),
         re.compile(
             r"\b(?:improv\w*|reliev\w*|relief|benefit\w*|better|helped|helpful)\b|"
             r"\b(?:decreas|reduc)\w*\s+(?:\w+\s+){0,2}(?:pain|symptoms|medications?)|"
@@ -267,8 +267,7 @@ def _negated(text: str, start: int, end: int) -> bool:
 
 
 _OUTCOME_HEAD = re.compile(
-    r"\b(?:response|improvement|relief|benefit|efficacy|results?|gains?|progress|decrease|"
-    r"reduction)\b(?=\s+(?:to|with|from|after|following|of|in)\b)",
+    r"\b(?:response|improvement|relief|benefit|efficacy|results?|gains?|decrease|reduction)\b(?=\s+(?:to|with|from|after|following|of|in)\b)",
     re.I,
 )
 """An outcome named with what it would come from ("response to the prior acupuncture"): the
