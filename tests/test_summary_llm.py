@@ -47,7 +47,9 @@ CASE = {
     # in the letter, but a complaint, not care given: does not read as treatment to date
     "treatment_to_date": {"sentence": "She had pain.", "quote": "she had chronic neck and low"},
 }
-TPI = {"sentence": "Upheld: more injections than allowed", "quote": TPI_REASON}
+# the clause the extractive summary takes as item 1's decisive reason
+TPI_LIMIT = "Not more than 3-4 injections per session"
+TPI = {"sentence": "Upheld: more injections than allowed", "quote": TPI_LIMIT}
 
 
 def shown_item(prompt: str) -> str:
@@ -90,6 +92,28 @@ def test_grounded_parts_take_the_models_sentence_the_rest_stay_extractive(fake_o
     assert record.llm.calls == 3  # the case parts and one question per item
     item_prompt = fake_openai.chat_requests[-1]["messages"][0]["content"]
     assert shown_item(item_prompt).startswith("12 message therapy sessions")
+
+
+def test_an_items_sentence_needs_the_clause_the_extractive_reason_quotes(fake_openai, tmp_path):
+    # item 1's answer quotes its own rationale, but another clause than the extractive
+    # decisive reason: the two readers disagree on what decided it, so the quote stands
+    letter, record, sections = seed()
+    extractive = record.summary_parts.model_copy(deep=True)
+    assert TPI_LIMIT in extractive.items[0].reason.quote
+    assert TPI_REASON not in extractive.items[0].reason.quote
+    elsewhere = {"sentence": "Upheld: more injections than allowed", "quote": TPI_REASON}
+    fake_openai.responder = lambda body, schema, quotes: (
+        CASE if schema["title"] == "SummaryPartsAnswer" else elsewhere
+    )
+
+    async def go():
+        async with LLMClient(config(fake_openai, tmp_path)) as client:
+            return await llm_summary(letter, record, client, sections)
+
+    asyncio.run(go())
+    parts = record.summary_parts
+    assert "item:0" in parts.extractive_parts and "item:0" not in parts.sentences
+    assert parts.items[0].reason == extractive.items[0].reason
 
 
 def test_an_ungrounded_answer_is_reasked(fake_openai, tmp_path):
