@@ -268,6 +268,28 @@ def test_fact_contradiction_fires_on_a_scripted_contradiction(fake_openai, tmp_p
     assert all(f'- "{EMG_QUOTE}."' in p for p in absence)
 
 
+@pytest.mark.parametrize(("kept", "severity"), [("low", "low"), ("verified", "high")])
+def test_what_the_model_decides_is_low_unless_asked_to_keep_it(
+    fake_openai, tmp_path, kept, severity
+):
+    # the same verified contradiction: a lead at low by default (the bundled model has not
+    # earned medium/high on letters it was not tuned on); its own severity with "verified"
+    a = authored("A13-04")
+    fake_openai.responder = responder(
+        {"AbsenceCheck": {"summary_quote": EMG_QUOTE, "reports_it": "yes"}}
+    )
+    cfg = config(fake_openai, tmp_path, findings=kept)
+
+    async def go():
+        async with LLMSession(cfg) as session:
+            return await session.enrich(a)
+
+    record = asyncio.run(go())
+    [f] = [f for f in record.findings if f.detector == "llm"]
+    assert (f.code, f.severity) == ("fact-contradiction", severity)
+    assert f.evidence[1].quote == EMG_QUOTE
+
+
 def test_fact_contradiction_when_the_model_says_no_but_quotes_the_finding(fake_openai, tmp_path):
     # a small model often quotes the right summary sentence and then answers "no": a quote that
     # names a strong key term of the claim ("electrodiagnostic") still counts ...

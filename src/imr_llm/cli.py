@@ -33,7 +33,7 @@ from rich.table import Table
 
 from imr_llm.ingest import DEFAULT_MAX_BYTES, InputFile, expand_paths, path_problem
 from imr_llm.llm.backends import BackendError, get_backend
-from imr_llm.llm.backends.options import AskOpt, LlmOpt
+from imr_llm.llm.backends.options import AskOpt, LlmFindingsOpt, LlmOpt
 from imr_llm.llm.config import parse_ask
 from imr_llm.schemas import Severity
 
@@ -230,11 +230,16 @@ def _llm_config(
     model_path: Path | None,
     ask: str | None = None,
     default_ask: str = "checks",
+    findings: str = "low",
 ):
     try:
         parse_ask(ask or default_ask)
         return get_backend(llm).configure(
-            model=model, base_url=base_url, model_path=model_path, ask=ask or default_ask
+            model=model,
+            base_url=base_url,
+            model_path=model_path,
+            ask=ask or default_ask,
+            findings=findings,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None
@@ -249,6 +254,7 @@ def audit(
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
     ask: AskOpt = None,
+    llm_findings: LlmFindingsOpt = "low",
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight.")] = 4,
     workers: Annotated[
         int | None, typer.Option(help="Processes for the rules path (default: all cores).")
@@ -284,7 +290,7 @@ def audit(
     if force and append:
         raise CliError("--force (start over) and --append (merge) exclude each other; pick one")
     inputs = _audit_inputs(paths)
-    config = _llm_config(llm, model, base_url, model_path, ask)
+    config = _llm_config(llm, model, base_url, model_path, ask, findings=llm_findings)
     if config is not None and get_backend(llm).takes_concurrency:
         config = config.model_copy(update={"concurrency": concurrency})
     options = AuditOptions(
@@ -538,11 +544,19 @@ def _read_stdin(tmpdir: str) -> Path:
 
 
 def _one(
-    file: Path, llm: str, model, base_url, model_path, no_cache: bool, ask: str | None, default: str
+    file: Path,
+    llm: str,
+    model,
+    base_url,
+    model_path,
+    no_cache: bool,
+    ask: str | None,
+    default: str,
+    findings: str = "low",
 ):
     from imr_llm.pipeline import analyze
 
-    config = _llm_config(llm, model, base_url, model_path, ask, default)
+    config = _llm_config(llm, model, base_url, model_path, ask, default, findings)
     if str(file) == STDIN:
         with tempfile.TemporaryDirectory(prefix="imr-llm-") as tmp:
             analysis = analyze(_read_stdin(tmp), source=STDIN)
@@ -581,6 +595,7 @@ def check(
     base_url: BaseUrlOpt = None,
     model_path: ModelPathOpt = None,
     ask: AskOpt = None,
+    llm_findings: LlmFindingsOpt = "low",
     no_cache: NoCacheOpt = False,
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
@@ -588,7 +603,7 @@ def check(
     """Findings for one letter, readable in a terminal (or the record with --json)."""
     from imr_llm.report.terminal import render_findings
 
-    analysis = _one(file, llm, model, base_url, model_path, no_cache, ask, "checks")
+    analysis = _one(file, llm, model, base_url, model_path, no_cache, ask, "checks", llm_findings)
     rec = analysis.record
     if as_json:
         sys.stdout.write(json.dumps(rec.to_json_dict(), indent=2, ensure_ascii=False) + "\n")

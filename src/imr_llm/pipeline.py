@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from imr_llm.checks import CheckContext, run_checks
 from imr_llm.checks.instructions import find_instructions, mask
-from imr_llm.codes import UNMERGED
+from imr_llm.codes import UNMERGED, Severity
 from imr_llm.ingest import DEFAULT_MAX_BYTES, IngestError, file_sha256, read_letter
 from imr_llm.schemas import AuditRecord, ErrorKind, Letter, RecordError
 from imr_llm.segment import segment
@@ -219,7 +219,8 @@ class LLMSession:
                 for name, values in case_lists(record, extraction).items():
                     setattr(record.case, name, values)
             if "checks" in asks:
-                record.findings.extend(await check_letter(client, view))
+                cap = None if self.config.findings == "verified" else Severity.low
+                record.findings.extend(await check_letter(client, view, at_most=cap))
             record.findings = sort_findings(merge_findings(record.findings))
             if "summary" in asks:
                 await self._summarize(letter, record, sections, tolerant)

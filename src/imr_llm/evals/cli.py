@@ -33,7 +33,7 @@ from imr_llm.evals.metrics import GoldLabel, Scorecard
 from imr_llm.evals.split import split_of
 from imr_llm.ingest import owner_only_open
 from imr_llm.llm.backends import BackendError, get_backend
-from imr_llm.llm.backends.options import AskOpt, LlmOpt
+from imr_llm.llm.backends.options import AskOpt, LlmFindingsOpt, LlmOpt
 from imr_llm.llm.config import parse_ask
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class RunInfo:
     letter_ids: list[str] = field(default_factory=list)
     split: str | None = None
     ask: str | None = None
+    llm_findings: str | None = None
 
     def describe_sample(self) -> str:
         how = {
@@ -115,7 +116,8 @@ class RunInfo:
         where = f" at {self.base_url}" if self.base_url else ""
         cache = "" if self.cache else ", cache off"
         asked = f", asked: {self.ask}" if self.ask else ""
-        return f"Backend: `--llm {self.backend}`, model `{self.model}`{where}{asked}{cache}."
+        kept = f", LLM findings: {self.llm_findings}" if self.llm_findings else ""
+        return f"Backend: `--llm {self.backend}`, model `{self.model}`{where}{asked}{kept}{cache}."
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -241,6 +243,7 @@ def run(
         Path | None, typer.Option("--model-path", help="GGUF file for --llm local.")
     ] = None,
     ask: AskOpt = None,
+    llm_findings: LlmFindingsOpt = "low",
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write scorecard.json/.md/.html and records.jsonl here."),
@@ -290,7 +293,11 @@ def run(
     old = _load_old_scorecard(compare_to)
     try:
         config = get_backend(llm).configure(
-            model=model, base_url=base_url, model_path=model_path, ask=parse_ask(ask or "checks")
+            model=model,
+            base_url=base_url,
+            model_path=model_path,
+            ask=parse_ask(ask or "checks"),
+            findings=llm_findings,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -315,6 +322,7 @@ def run(
         base_url=_safe_url(config.base_url) if config and llm == "openai" else None,
         cache=not no_cache,
         ask=",".join(sorted(config.ask)) if config else None,
+        llm_findings=config.findings if config else None,
         command=_command(
             set_dir,
             llm,
@@ -330,6 +338,7 @@ def run(
             ",".join(lab.letter_id for lab in chosen) if selection == "listed" else None,
             split,
             ask,
+            llm_findings if config and llm_findings != "low" else None,
         ),
         letter_ids=[lab.letter_id for lab in chosen],
     )
@@ -465,10 +474,12 @@ def _command(
     letters=None,
     split=None,
     ask=None,
+    llm_findings=None,
 ) -> str:
     parts = ["imr-llm", "eval", str(set_dir), "--llm", llm]
     for flag, value in (
         ("--ask", ask),
+        ("--llm-findings", llm_findings),
         ("--model", model),
         ("--base-url", _safe_url(base_url)),
         ("--model-path", model_path),

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
+from imr_llm.codes import Severity
 from imr_llm.extract.llm import LLMExtraction, extraction_from
 from imr_llm.llm.client import UNANSWERABLE, LLMClient, LLMError
 from imr_llm.questions import stage
@@ -111,9 +112,18 @@ async def read_letter(client: LLMClient, view: LetterView) -> LLMExtraction:
     )
 
 
-async def check_letter(client: LLMClient, view: LetterView) -> list[Finding]:
-    """Pass 2: the consistency questions (they read ``view.extraction``), decided in code."""
+async def check_letter(
+    client: LLMClient, view: LetterView, at_most: Severity | None = None
+) -> list[Finding]:
+    """Pass 2: the consistency questions (they read ``view.extraction``), decided in code;
+    ``at_most``: the highest severity a decided finding keeps (``LLMConfig.findings``)."""
     answers = Answers()
     questions = stage(2)
     await ask_stage(client, view, questions, answers)
-    return decide(view, questions, answers)
+    found = decide(view, questions, answers)
+    if at_most is None:
+        return found
+    return [
+        f.model_copy(update={"severity": at_most}) if f.severity.rank > at_most.rank else f
+        for f in found
+    ]

@@ -38,4 +38,24 @@ AskOpt = Annotated[
 ]
 """``--ask`` (None: the command's default)."""
 
-__all__ = ["AskOpt", "LlmOpt"]
+def _findings(value: str) -> str:
+    if value not in ("low", "verified"):
+        raise typer.BadParameter(f"{value!r} is not 'low' or 'verified'")
+    return value
+
+
+LlmFindingsOpt = Annotated[
+    str,
+    typer.Option(
+        "--llm-findings",
+        metavar="low|verified",
+        callback=_findings,
+        help="With a backend on, the severity of what the model's answers decide: low (the "
+        "default: at most low, a lead to read, as the bundled model has not earned more on "
+        "letters it was not tuned on) or verified (the severity the decision code gives, for a "
+        "model you have measured on a blind set).",
+    ),
+]
+"""``--llm-findings`` (default ``low``)."""
+
+__all__ = ["AskOpt", "LlmFindingsOpt", "LlmOpt"]
