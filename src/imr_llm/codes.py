@@ -97,7 +97,7 @@ SPECS: dict[Code, CodeSpec] = {
             {H, L},
             "the rationale's criteria analysis points the other way (LLM pass 2)",
             "the model's quoted criteria, checked by code, all point against the decision",
-            "an answer the code cannot verify",
+            "an answer the code cannot verify; any LLM decision unless --llm-findings verified",
         ),
         _spec(
             "fact-contradiction",
@@ -107,7 +107,7 @@ SPECS: dict[Code, CodeSpec] = {
             "rules: time on a treatment longer than the injury is old (no cumulative trauma or "
             "earlier injury in the letter); LLM: an absence claim the summary's quoted "
             "finding settles",
-            "the summary's evidence is indirect",
+            "the summary's evidence is indirect; an LLM decision unless --llm-findings verified",
         ),
         _spec(
             "treatment-mismatch",

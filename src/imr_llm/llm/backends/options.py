@@ -38,6 +38,7 @@ AskOpt = Annotated[
 ]
 """``--ask`` (None: the command's default)."""
 
+
 def _findings(value: str) -> str:
     if value not in ("low", "verified"):
         raise typer.BadParameter(f"{value!r} is not 'low' or 'verified'")
