@@ -3,8 +3,9 @@ summary sentence names what a claim says is absent. Rules only: these pick the c
 LLM question (``imr_llm.questions.absence``) and check the quote it answers with.
 
 A claim is kept when some CLINICAL CASE SUMMARY sentence could contradict it: it names the
-finding or its concept (``_CONCEPTS``), un-negated, not as the request or plan, and names no body
-region disjoint from the claim's.
+claim's head (``claim_head``: what is missing, not what it would show or come from) or its
+concept (``_CONCEPTS``), un-negated in its clause, not as the request, plan or an earlier
+review's reasoning, and names no body region disjoint from the claim's.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Asked once per absence claim (``imr_llm.extract.claims``) that some summary sentence could
 contradict, at most ``MAX_CLAIMS_PER_ITEM`` per item, rule-found claims first, then pass-1
 ``missing`` facts inside the rationale; the summary sentences that could contradict it are listed
-as hints. Decides ``fact-contradiction`` (high): the summary quote lies inside the CLINICAL CASE
-SUMMARY (up to two words trimmed at either edge), is not about the request or plan, and names
-the claimed finding without a negation or hedge in its clause; the claim's sentence and the
+as hints. Decides ``fact-contradiction`` (high; ``low`` unless ``--llm-findings verified``): the
+summary quote lies inside the CLINICAL CASE SUMMARY (up to two words trimmed at either edge), is
+not about the request, plan or an earlier review, and names the claim's head without a negation
+or hedge in its clause (``imr_llm.extract.claims.summary_support``); the claim's sentence and the
 quote must not name disjoint body regions. The model's own yes/no is not used.
 """
 
