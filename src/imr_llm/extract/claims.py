@@ -268,7 +268,8 @@ def _negated(text: str, start: int, end: int) -> bool:
 
 
 _OUTCOME_HEAD = re.compile(
-    r"\b(?:response|improvement|relief|benefit|efficacy|results?|gains?|decrease|reduction)\b(?=\s+(?:to|with|from|after|following|of|in)\b)",
+    r"\b(?:response|improvement|relief|benefit|efficacy|results?|gains?|decrease|reduction)\b"
+    r"(?=\s+(?:to|with|from|after|following|of|in)\b)",
     re.I,
 )
 """An outcome named with what it would come from ("response to the prior acupuncture"): the
@@ -287,8 +288,8 @@ def claim_head(claim: str) -> str:
     electrodiagnostic studies"; "functional improvement from the prior physical therapy" ->
     "functional improvement"; "objective response to the prior acupuncture" -> "objective
     response". A diagnosis named in a claim about a study is not the study, and therapy given is
-    not a response to it. The whole claim where its head names nothing
-    distinctive ("failure of conservative care")."""
+    not a response to it. The whole claim where its head names nothing distinctive ("failure of
+    treatment including physical therapy")."""
     cut, outcome = _HEAD_END.search(claim), _OUTCOME_HEAD.search(claim)
     ends = ([cut.start()] if cut else []) + ([outcome.end()] if outcome else [])
     if not ends:

@@ -60,8 +60,9 @@ class LLMConfig(BaseModel):
     """The severity of what the pass-2 questions decide (``--llm-findings``). ``low``: at most
     low, a lead for the auditor, because the bundled model's verified findings measured 3 of 9
     true on a blind authored set and 0 of 8 true by reading on the real letters of the corpus
-    tune split, where its decision code had not been tuned (see README). ``verified``: the severity the decision code gives (high for a verified
-    contradiction), for a model measured on a blind set."""
+    tune split, where its decision code had not been tuned (see README). ``verified``: the
+    severity the decision code gives (high for a verified contradiction), for a model measured
+    on a blind set."""
     letter_role: Literal["user", "system"] = "user"
     """Where the letter goes. ``user``: one user message, letter first and question last.
     ``system``: the letter (the rendered ``_letter.j2`` block) as the system message and the
