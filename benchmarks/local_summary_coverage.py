@@ -2,7 +2,7 @@
 beside the extractive summary of the same letters:
 
     python benchmarks/local_summary_coverage.py --out DIR [--split check] [--sample 20] [--seed 7]
-        [--limit N]
+        [--limit N] [--exclude READINGS.jsonl ...]
 
 Starts one llama.cpp server and asks only the summary question for each sampled corpus letter
 that has gold in evals/summary-gold/ (the response cache is on, so a re-run is free). A gold
@@ -99,11 +99,28 @@ async def main() -> int:
     ap.add_argument("--sample", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="reading files (JSONL with letter_id): sample only letters none of them read",
+    )
+    ap.add_argument(
         "--limit", type=int, default=None, help="read only the first N letters of the sample"
     )
     args = ap.parse_args()
 
-    ids = sorted(p.stem for p in GOLD.glob("CM*.json") if split_of(p.stem) == args.split)
+    read = {
+        json.loads(line)["letter_id"]
+        for f in args.exclude
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    ids = sorted(
+        p.stem
+        for p in GOLD.glob("CM*.json")
+        if split_of(p.stem) == args.split and p.stem not in read
+    )
     ids = sorted(random.Random(args.seed).sample(ids, min(args.sample, len(ids))))[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True, mode=0o700)
     totals = {"llm": [0, 0], "merged": [0, 0], "extractive": [0, 0]}

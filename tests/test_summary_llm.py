@@ -42,7 +42,7 @@ def config(fake, tmp_path: Path) -> LLMConfig:
 
 
 CASE = {
-    "injury": {"sentence": "A 36-year-old woman was hurt in a car accident", "quote": INJURY},
+    "injury": {"sentence": "A 36-year-old female patient, injured 11/02/2011", "quote": INJURY},
     "diagnoses": {"sentence": "She has knee surgery.", "quote": INVENTED_QUOTE},
     # in the letter, but a complaint, not care given: does not read as treatment to date
     "treatment_to_date": {"sentence": "She had pain.", "quote": "she had chronic neck and low"},
@@ -85,7 +85,7 @@ def test_grounded_parts_take_the_models_sentence_the_rest_stay_extractive(fake_o
     for s in summary.sentences:
         assert letter.text[s.evidence.start : s.evidence.end] == s.evidence.quote
     lines = record.summary.splitlines()
-    assert lines[0] == "Injury: A 36-year-old woman was hurt in a car accident."
+    assert lines[0] == "Injury: A 36-year-old female patient, injured 11/02/2011."
     assert "knee surgery" not in record.summary and INVENTED_QUOTE not in record.summary
     assert any(line.endswith("sedation: Upheld: more injections than allowed.") for line in lines)
     assert record.summary == summary.text and lines[-1].startswith(("Nothing", "Flagged"))
@@ -114,6 +114,27 @@ def test_an_items_sentence_needs_the_clause_the_extractive_reason_quotes(fake_op
     parts = record.summary_parts
     assert "item:0" in parts.extractive_parts and "item:0" not in parts.sentences
     assert parts.items[0].reason == extractive.items[0].reason
+
+
+def test_a_sentence_its_quote_does_not_back_keeps_the_extractive_quote(fake_openai, tmp_path):
+    # each quote is in the letter and reads as its part, but the sentence says more than the
+    # quote (a mechanism the quote does not give) or the opposite (drops the quote's "not")
+    letter, record, sections = seed()
+    extractive = record.summary_parts.model_copy(deep=True)
+    hurt = {"sentence": "A 36-year-old woman was hurt in a car accident", "quote": INJURY}
+    allowed = {"sentence": "Upheld: the injections are recommended", "quote": TPI_LIMIT}
+    fake_openai.responder = lambda body, schema, quotes: (
+        CASE | {"injury": hurt} if schema["title"] == "SummaryPartsAnswer" else allowed
+    )
+
+    async def go():
+        async with LLMClient(config(fake_openai, tmp_path)) as client:
+            return await llm_summary(letter, record, client, sections)
+
+    asyncio.run(go())
+    assert record.summary_parts.sentences == {}
+    assert record.summary_parts == extractive
+    assert "car accident" not in record.summary and "are recommended" not in record.summary
 
 
 def test_an_ungrounded_answer_is_reasked(fake_openai, tmp_path):
