@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from imr_llm.guidelines.catalog import limit_for
+from imr_llm.text.spans import clauses
 
 _WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -164,18 +165,6 @@ _REQUEST_BEFORE = re.compile(
     r"\b(?:request(?:ed|s)?|additional|approv\w*|further|another|remaining|for)\b[^.]{0,20}$",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"[^.;]+(?:[.;](?!\d)|$)")
-
-
-def _sentences(text: str):
-    for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        if start < end:
-            yield start, end
-
-
 def stated_limits(
     text: str, topics: set[str], context: str = "", requested: int | None = None
 ) -> list[StatedLimit]:
@@ -196,7 +185,7 @@ def stated_limits(
     if not known or not _UNIT_HINT.search(text):
         return []  # every limit names a count unit
     out: list[StatedLimit] = []
-    for s0, s1 in _sentences(text):
+    for s0, s1 in clauses(text):
         sentence = text[s0:s1]
         if not _UNIT_HINT.search(sentence) or not _CUE.search(sentence):
             continue
