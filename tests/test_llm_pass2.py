@@ -64,6 +64,7 @@ def responder(answers: dict[str, Any]):
     neutral = {
         "AbsenceCheck": {"summary_quote": None, "reports_it": "no"},
         "CriteriaAnswer": {"criteria": []},
+        "CriteriaVerdict": {"verdict": "not_stated", "quote": None},
         # the item's heading line: grounded, but not in the rationale, so never evidence
         "RationaleSubject": lambda p: subject(treatment=item_heading(p)),
     }
@@ -74,10 +75,6 @@ def responder(answers: dict[str, Any]):
         answer = answers.get(title, neutral.get(title))
         if callable(answer):
             answer = answer(prompt)
-        if title == "CriteriaAnswer" and "overall" not in answer:
-            # the overall verdict comes in the same response, scripted under its own title
-            verdict = answers.get("CriteriaVerdict", {"verdict": "not_stated", "quote": None})
-            answer = {**answer, "overall": verdict}
         return answer if answer is not None else fill_schema(schema, quotes)
 
     return respond

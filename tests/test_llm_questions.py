@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 from imr_llm.llm import prompts
-from imr_llm.llm.responses import AbsenceCheck, CriteriaAnswer, CriteriaVerdict, CriterionCheck
+from imr_llm.llm.responses import AbsenceCheck, CriteriaAnswer, CriterionCheck
 from imr_llm.pipeline import Analysis, analyze
 from imr_llm.questions import QUESTIONS, by_name
 from imr_llm.questions.base import Answers, Asked, LetterView, Question
 
 AUTHORED = Path(__file__).resolve().parents[1] / "evals" / "authored" / "letters"
 EMG_QUOTE = "Electrodiagnostic testing on 5/3/2012 showed an acute left S1 radiculopathy"
-NOT_STATED = CriteriaVerdict(verdict="not_stated", quote=None)
 
 
 def view_of(letter_id: str) -> LetterView:
@@ -45,6 +44,7 @@ def test_every_question_has_a_versioned_prompt_and_a_unique_name():
     assert [q.name for q in QUESTIONS if q.stage == 2] == [
         "item_absence",
         "item_criteria",
+        "item_verdict",
         "item_subject",
     ]
 
@@ -67,7 +67,7 @@ def test_absence_needs_a_placed_summary_quote(quote):
     assert q.decide(view, view.record.decisions[0], answers) == []
 
 
-def test_criteria_decides_from_its_list_and_its_overall_verdict():
+def test_criteria_decides_from_its_answer_and_the_verdicts():
     view = view_of("A15-07")
     d = view.record.decisions[0]
     assert d.outcome == "overturned"
@@ -77,18 +77,12 @@ def test_criteria_decides_from_its_list_and_its_overall_verdict():
     ]
     q = by_name("item_criteria")
     checks = [CriterionCheck(criterion="c", status="unmet", quote=s) for s in unmet]
-    answers = scripted(view, q, lambda ask: CriteriaAnswer(criteria=checks, overall=NOT_STATED))
+    answers = scripted(view, q, lambda ask: CriteriaAnswer(criteria=checks))
     [f] = q.decide(view, d, answers)
     assert f.code == "criteria-decision-mismatch" and "Overturned" in f.message
     assert [" ".join(e.quote.split()) for e in f.evidence[:2]] == unmet
-    none = scripted(view, q, lambda ask: CriteriaAnswer(criteria=[], overall=NOT_STATED))
+    none = scripted(view, q, lambda ask: CriteriaAnswer(criteria=[]))
     assert q.decide(view, d, none) == []
-    # the overall verdict alone, in the same response, suffices once a shortfall backs it
-    said = CriteriaVerdict(verdict="does_not_meet", quote=unmet[0])
-    [f] = q.decide(
-        view, d, scripted(view, q, lambda ask: CriteriaAnswer(criteria=[], overall=said))
-    )
-    assert f.code == "criteria-decision-mismatch" and "do not meet" in f.message
 
 
 # ---------------------------------------------------------------- asked only where it pays
@@ -107,22 +101,18 @@ def _clause_quotes(view: LetterView, d) -> list[str]:
 
 def _adversarial(view: LetterView, d, name: str) -> list:
     """Answers to question ``name`` about item ``d`` that try every clause as the quote."""
-    from imr_llm.llm.responses import LooseFact, LooseSide, RationaleSubject
+    from imr_llm.llm.responses import CriteriaVerdict, LooseFact, LooseSide, RationaleSubject
 
     quotes = [q for q in _clause_quotes(view, d) if len(q) >= 2]
     if name == "item_criteria":
-        verdicts = [NOT_STATED] + [
-            CriteriaVerdict(verdict=v, quote=q)
-            for q in quotes[:3]
-            for v in ("meets", "does_not_meet")
-        ]
         return [
-            CriteriaAnswer(
-                criteria=[CriterionCheck(criterion="c", status=s, quote=q)], overall=overall
-            )
+            CriteriaAnswer(criteria=[CriterionCheck(criterion="c", status=s, quote=q)])
             for q in quotes
             for s in ("met", "unmet")
-            for overall in verdicts
+        ]
+    if name == "item_verdict":
+        return [
+            CriteriaVerdict(verdict=v, quote=q) for q in quotes for v in ("meets", "does_not_meet")
         ]
     if name == "item_subject":
         out = []
@@ -143,11 +133,13 @@ def _adversarial(view: LetterView, d, name: str) -> list:
 
 @pytest.mark.parametrize("path", LETTERS, ids=lambda p: p.stem)
 def test_a_question_is_skipped_only_where_no_answer_could_flag_the_item(path: Path):
-    """The gates of item_criteria and item_subject are the conditions their
+    """The gates of item_criteria, item_verdict and item_subject are the conditions their
     ``decide`` needs before it reads an answer: on every authored letter, an item the gate
     skips gets no finding from any clause of its rationale given as the answer."""
     view = view_of(path.stem)
-    criteria, subject = by_name("item_criteria"), by_name("item_subject")
+    criteria, verdict, subject = (
+        by_name(n) for n in ("item_criteria", "item_verdict", "item_subject")
+    )
     for d in view.record.decisions:
         if d.rationale_span is None or d.rationale_span[1] <= d.rationale_span[0]:
             continue
@@ -157,10 +149,14 @@ def test_a_question_is_skipped_only_where_no_answer_could_flag_the_item(path: Pa
                 answers.add(subject.name, d.index, Asked(None, answer))  # type: ignore[arg-type]
                 assert subject.decide(view, d, answers) == [], (path.stem, d.index)
         if not criteria.asks(view, d):
+            assert not verdict.asks(view, d)
+            verdicts = _adversarial(view, d, "item_verdict")
             for answer in _adversarial(view, d, "item_criteria"):
-                answers = Answers()
-                answers.add(criteria.name, d.index, Asked(None, answer))  # type: ignore[arg-type]
-                assert criteria.decide(view, d, answers) == [], (path.stem, d.index)
+                for said in verdicts[:6]:
+                    answers = Answers()
+                    answers.add(criteria.name, d.index, Asked(None, answer))  # type: ignore[arg-type]
+                    answers.add(verdict.name, d.index, Asked(None, said))  # type: ignore[arg-type]
+                    assert criteria.decide(view, d, answers) == [], (path.stem, d.index)
 
 
 def test_items_are_asked_about_only_what_an_answer_could_settle():
@@ -168,6 +164,7 @@ def test_items_are_asked_about_only_what_an_answer_could_settle():
     chiro, uds = view.record.decisions
     # Overturned, and no rationale sentence reports a shortfall of this patient
     assert not by_name("item_criteria").asks(view, chiro)
+    assert not by_name("item_verdict").asks(view, chiro)
     # Upheld on an absence claim: no answer could show its criteria all met
     assert not by_name("item_criteria").asks(view, uds)
     # both rationales name their item's treatment and region: no subject question
@@ -179,4 +176,6 @@ def test_items_are_asked_about_only_what_an_answer_could_settle():
     # Overturned opioids whose rationale reports this patient's unchanged pain: criteria asked
     view = view_of("A15-07")
     opioid = view.record.decisions[0]
-    assert by_name("item_criteria").asks(view, opioid)
+    assert by_name("item_criteria").asks(view, opioid) and by_name("item_verdict").asks(
+        view, opioid
+    )

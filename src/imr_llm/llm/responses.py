@@ -319,19 +319,10 @@ class CriterionCheck(BaseModel):
     quote: LooseQuote
 
 
-class CriteriaVerdict(BaseModel):
-    """Whether one item's rationale says this patient meets the guideline's conditions."""
-
-    verdict: Literal["meets", "does_not_meet", "not_stated"]
-    quote: LooseQuote | None
-
-
 class CriteriaAnswer(BaseModel):
-    """The guideline criteria one item's rationale applies, each judged by the rationale itself,
-    then its overall verdict: one response for both readings (listing the criteria first)."""
+    """The guideline criteria one item's rationale applies, each judged by the rationale itself."""
 
     criteria: list[CriterionCheck] = Field(max_length=5)
-    overall: CriteriaVerdict
 
 
 class RationaleSubject(BaseModel):
@@ -343,3 +334,8 @@ class RationaleSubject(BaseModel):
     spinal_level: LooseFact | None
 
 
+class CriteriaVerdict(BaseModel):
+    """Whether one item's rationale says this patient meets the guideline's conditions."""
+
+    verdict: Literal["meets", "does_not_meet", "not_stated"]
+    quote: LooseQuote | None

@@ -7,9 +7,8 @@ To add one: write the module (and its prompt) and add an instance to ``QUESTIONS
 
 Pass 1 (stages 0 and 1) reads the letter: ``case_basics``, ``items_list``, ``item_rationale``;
 ``imr_llm.extract.reconcile`` compares what it read with the rules. Pass 2 (stage 2) asks
-narrow consistency questions per item: ``item_absence``, ``item_criteria`` (criteria and
-overall verdict in one response), ``item_subject``. The grounded summary
-(``imr_llm.summarize.llm_summary``) is asked on its own.
+narrow consistency questions per item: ``item_absence``, ``item_criteria``, ``item_verdict``,
+``item_subject``. The grounded summary (``imr_llm.summarize.llm_summary``) is asked on its own.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from imr_llm.questions.criteria import CriteriaQuestion
 from imr_llm.questions.item_rationale import ItemRationaleQuestion
 from imr_llm.questions.items_list import ItemsListQuestion
 from imr_llm.questions.subject import SubjectQuestion
+from imr_llm.questions.verdict import VerdictQuestion
 
 QUESTIONS: tuple[Question, ...] = (
     CaseBasicsQuestion(),
@@ -28,6 +28,7 @@ QUESTIONS: tuple[Question, ...] = (
     ItemRationaleQuestion(),
     AbsenceQuestion(),
     CriteriaQuestion(),
+    VerdictQuestion(),
     SubjectQuestion(),
 )
 """In asking order within each stage."""

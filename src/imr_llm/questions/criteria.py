@@ -1,9 +1,8 @@
 """``item_criteria``: the guideline criteria one item's rationale applies, each met / unmet /
-not addressed by the rationale's own account, with its words; then, in the same response, the
-overall verdict (meets / does not meet / not stated) with a quote. (Until prompt v2 the verdict
-was its own question, ``item_verdict``: one response per item halves these askings.)
+not addressed by the rationale's own account, with its words.
 
-Decides ``criteria-decision-mismatch`` (high) from both readings: Overturned, yet the criteria list has unmet criteria and none met, or the verdict is "does not
+Decides ``criteria-decision-mismatch`` (high), reading this answer and ``item_verdict``'s:
+Overturned, yet the criteria list has unmet criteria and none met, or the verdict is "does not
 meet" and the rationale has a sentence about this patient reporting a shortfall; or Upheld, yet
 the list has met criteria and none unmet (or the verdict is "meets"), and the rationale states
 no absence (``absence_claims`` or ``STATED_SHORTFALL``) and no exceeded limit. Each counted
@@ -21,9 +20,10 @@ from dataclasses import dataclass, field
 
 from imr_llm.codes import Code
 from imr_llm.extract.claims import GUIDELINE_TALK, PATIENT_STRONG, Claim, absence_claims
-from imr_llm.llm.responses import CriteriaAnswer, CriteriaVerdict, CriterionCheck
+from imr_llm.llm.responses import CriteriaAnswer, CriterionCheck
 from imr_llm.questions.base import Answers, LetterView, RationaleQuestion, rationale_span
 from imr_llm.questions.quotes import CONCLUSION, conclusion_evidence, inside
+from imr_llm.questions.verdict import VerdictQuestion, read_verdict
 from imr_llm.schemas import AuditRecord, Decision, Evidence, Finding, Severity
 from imr_llm.text.spans import clauses
 
@@ -45,11 +45,10 @@ class CriteriaQuestion(RationaleQuestion):
         pass1 = view.extraction.item(item.index) if view.extraction is not None else None
         if conclusion == "unclear" and pass1 is not None and pass1.rationale is not None:
             conclusion = pass1.rationale.conclusion
-        answer = answers.one(self.name, item.index)
         finding = criteria_finding(
             item,
-            read_criteria(answer, text, span),
-            read_verdict(answer.overall if answer is not None else None, text, span),
+            read_criteria(answers.one(self.name, item.index), text, span),
+            read_verdict(answers.one(VerdictQuestion.name, item.index), text, span),
             text,
             span,
             absence_claims(text, span),
@@ -149,19 +148,6 @@ def read_criteria(
             continue
         seen.add((ev.start, ev.end))
     return out
-
-
-def read_verdict(
-    answer: CriteriaVerdict | None, text: str, span: tuple[int, int]
-) -> tuple[str, Evidence | None]:
-    """The model's overall verdict and its quote, placed inside the rationale (else
-    "not_stated")."""
-    if answer is None or answer.verdict == "not_stated":
-        return "not_stated", None
-    ev = inside(text, answer.quote, span)
-    if ev is None or CONCLUSION.search(ev.quote):
-        return "not_stated", None
-    return answer.verdict, ev
 
 
 def could_mismatch(view: LetterView, d: Decision) -> bool:
