@@ -38,3 +38,18 @@ def test_words_the_quote_does_not_hold_are_not_backed():
         "Upheld because " + rule.lower() + ".",
     )
     assert support("Upheld because of a fall at work.", "She slipped and fell at work") == 0.5
+
+
+def test_every_reader_of_negation_knows_every_shared_trigger():
+    # one lexicon (text.negation.NEGATION_WORDS) for the conclusions, the absence claims and
+    # the summary's support rule: a trigger added there is read by all three
+    from imr_llm.extract.claims import _negated
+    from imr_llm.text.negation import NEGATION_WORDS, negated_before
+    from imr_llm.text.support import negated
+
+    for word in NEGATION_WORDS:
+        sentence = f"The records show {word} radiculopathy"
+        assert negated(sentence), word
+        assert _negated(sentence, sentence.index("radic"), len(sentence)), word
+        verdict = f"The request is {word} necessary"
+        assert negated_before(verdict, verdict.index("necessary")), word

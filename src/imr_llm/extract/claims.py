@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from imr_llm.guidelines import body_regions
 from imr_llm.llm.responses import locate
 from imr_llm.schemas import Decision, Evidence
+from imr_llm.text.negation import negation_pattern
 from imr_llm.text.spans import clauses
 
 MAX_CANDIDATES = 4
@@ -30,11 +31,9 @@ _NEG_CUE = re.compile(
 )
 """Words that negate or hedge only the finding they sit next to ("normal gait", "full range
 of motion", "possible tear"): looked for a few words back."""
-_CLAUSE_NEG = re.compile(
-    r"\b(?:no|not|none|never|nor|without|denie[sd]|deny|lack(?:s|ing)?|absen(?:ce|t)|"
-    r"free\s+of|rule[sd]?\s+out|r/o|suspect\w*|likely|probabl[ey]|concern\s+for|"
-    r"cannot\s+be\s+(?:excluded|ruled\s+out)|differential)\b|n't\b",
-    re.I,
+_CLAUSE_NEG = negation_pattern(
+    r"denie[sd]|deny|free\s+of|rule[sd]?\s+out|r/o|suspect\w*|likely|probabl[ey]|"
+    r"concern\s+for|differential"
 )
 """Negation and uncertainty triggers (the NegEx / ConText kind): each governs the rest of its
 clause, up to a terminating word (``_SCOPE_END``), however many words lie between ("made no

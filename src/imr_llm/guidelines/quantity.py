@@ -165,6 +165,8 @@ _REQUEST_BEFORE = re.compile(
     r"\b(?:request(?:ed|s)?|additional|approv\w*|further|another|remaining|for)\b[^.]{0,20}$",
     re.IGNORECASE,
 )
+
+
 def stated_limits(
     text: str, topics: set[str], context: str = "", requested: int | None = None
 ) -> list[StatedLimit]:

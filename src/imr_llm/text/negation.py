@@ -25,24 +25,35 @@ from imr_llm.text.spans import find_all
 
 Polarity = Literal["affirmed", "negated"]
 
-_TRIGGERS = frozenset(
-    [
-        "not",
-        "never",
-        "no",
-        "cannot",
-        "nor",
-        "neither",
-        "without",
-        "lack",
-        "lacks",
-        "lacked",
-        "fail",
-        "fails",
-        "failed",
-        "unable",
-    ]
+NEGATION_WORDS: tuple[str, ...] = (
+    "no",
+    "not",
+    "none",
+    "never",
+    "neither",
+    "nor",
+    "without",
+    "cannot",
+    "unable",
+    "lack",
+    "lacks",
+    "lacked",
+    "lacking",
+    "absence",
+    "absent",
 )
+"""The negation triggers every reader of negation shares (this module's conclusions, the
+absence claims of ``extract.claims``, ``text.support``); each adds only what its own reading
+needs ("n't" everywhere; "fail(s)" here; uncertainty cues in claims)."""
+
+
+def negation_pattern(extra: str = "") -> re.Pattern[str]:
+    """A regex matching a word of ``NEGATION_WORDS`` (or an ``extra`` alternative) or "n't"."""
+    words = "|".join(NEGATION_WORDS) + (f"|{extra}" if extra else "")
+    return re.compile(rf"\b(?:{words})\b|n't\b", re.I)
+
+
+_TRIGGERS = frozenset((*NEGATION_WORDS, "fail", "fails", "failed"))
 # Phrases that contain a trigger but negate nothing after them.
 _PSEUDO = re.compile(
     r"\b(?:not\s+only|not\s+necessarily|whether\s+or\s+not|if\s+not|no\s+doubt|"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from imr_llm.text.negation import negation_pattern
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+|\d+(?:[./]\d+)*")
 _FUNCTION = frozenset(
     """
@@ -17,13 +19,12 @@ _FUNCTION = frozenset(
     upheld overturned
     """.split()  # noqa: SIM905
 )
-# "no more than", "not to exceed": a bound on a quantity, not a negation of what is said
-_NEGATION = re.compile(
-    r"\b(?:(?:no|not)(?!\s+(?:more|greater|less|fewer|longer)\s+than\b|\s+(?:to\s+)?exceed)|"
-    r"none|never|neither|nor|without|lack(?:s|ing)?|absence|absent|insufficient|unable|cannot|"
-    r"fails?\s+to|failed\s+to)\b|n't\b",
-    re.I,
+# The shared triggers, less "no/not" bounding a quantity ("no more than 10 visits", "not to
+# exceed"): a limit, not a negation of what is said.
+_BOUND = re.compile(
+    r"\b(?:no|not)\s+(?:(?:more|greater|less|fewer|longer)\s+than|(?:to\s+)?exceed)\b", re.I
 )
+_NEGATION = negation_pattern(r"insufficient|fail(?:s|ed)?\s+to")
 _LEAD = re.compile(
     r"^\s*(?:upheld|overturned)\b[\s,:;-]*(?:because|as|since|for|due\s+to)?\s*", re.I
 )
@@ -52,7 +53,8 @@ def support(sentence: str, source: str) -> float:
 
 
 def negated(text: str) -> bool:
-    return _NEGATION.search(text) is not None
+    bounds = [m.span() for m in _BOUND.finditer(text)]
+    return any(not any(a <= m.start() < b for a, b in bounds) for m in _NEGATION.finditer(text))
 
 
 def supports(source: str, sentence: str, at_least: float = 0.6) -> bool:
