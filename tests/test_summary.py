@@ -140,6 +140,13 @@ def test_reason_kinds_read_negation_and_clauses():
         kind("There is no record of his response to the first visits to justify more at this time.")
         == "shortfall"
     )
+    # a negation the sentence concedes ("although ... unable") is not the shortfall it states
+    conceded = "Here, although it is noted she is unable to take tablets, she can take syrup."
+    assert kind(conceded) != "shortfall"
+    assert (
+        kind("Here, she is unable to take tablets, and no trial of the syrup is noted.")
+        == "shortfall"
+    )
     # where the guideline came from is not a reason
     assert kind(
         "For pre-operative labs, the ACOEM does not address them, so the ODG was cited."

@@ -28,6 +28,7 @@ from imr_llm.schemas import (
 )
 from imr_llm.text import anatomy
 from imr_llm.text import dates as dateparse
+from imr_llm.text.negation import negation_pattern
 from imr_llm.text.spans import Sections, sentences
 
 if TYPE_CHECKING:
@@ -89,10 +90,8 @@ _TREATMENT_WEAK = re.compile(
 # case against a criterion, or for an overturned item, a criterion the case meets)
 
 # A negation ("no", "lack of", "did not", "fails to") ...
-_NEGATION = re.compile(
-    r"\b(?:no|not|lack\w*|absen\w*|without|fail(?:s|ed)?\s+to|insufficient|inadequate|unclear|"
-    r"unknown|nor|neither|none|never|only)\b|n't\b",
-    re.I,
+_NEGATION = negation_pattern(
+    r"lack\w*|absen\w*|fail(?:s|ed)?\s+to|insufficient|inadequate|unclear|unknown|only"
 )
 # ... of something the case file should show: documentation, findings, a trial, a response.
 _DOCUMENTED = re.compile(
@@ -561,14 +560,19 @@ def _kind(text: str, a: int, b: int) -> str:
 
 
 def _stated_negation(text: str, a: int, b: int) -> re.Match | None:
-    """The first negation in ``text[a:b]`` that the sentence states, not one it supposes: a
-    negation after "if", "unless", "when" or "should" in its clause is a condition ("... if
-    there is no evidence of improvement"), not a shortfall of this case."""
+    """The first negation in ``text[a:b]`` that the sentence states, not one it supposes or
+    concedes: a negation after "if", "unless" or "when" in its clause is a condition ("... if
+    there is no evidence of improvement"), one after "although" or "though" a concession
+    ("although he is unable to swallow pills, he can take liquids"), not a shortfall of this
+    case."""
     for m in _NEGATION.finditer(text, a, b):
         lo = max(text.rfind(c, a, m.start()) for c in ",;:")
-        if not _CONDITION.search(text, max(lo, a), m.start()):
+        if not _NOT_ASSERTED.search(text, max(lo, a), m.start()):
             return m
     return None
+
+
+_NOT_ASSERTED = re.compile(r"\b(?:if|when|unless|whenever|(?:even\s+)?though|although)\b", re.I)
 
 
 def _words(quote: str) -> str:

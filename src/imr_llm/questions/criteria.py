@@ -58,6 +58,9 @@ class CriteriaQuestion(RationaleQuestion):
         return [finding] if finding is not None else []
 
 
+# Its own list, not text.negation's shared one: with that one ("never", "cannot", "unable"
+# reporting this patient's shortfall) 2 more blind-set items were asked and one more false
+# alarm raised.
 _UNMET_CUE = re.compile(
     r"\b(?:no|not|none|nor|without|negative|normal|intact|unchanged|lack(?:s|ing)?|absent|"
     r"fail(?:s|ed)?\s+to|exceed(?:s|ed|ing)?|more\s+than|in\s+excess|beyond|rather\s+than|"
