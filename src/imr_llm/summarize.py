@@ -162,6 +162,8 @@ _NOT_RECOMMENDED = re.compile(
 )
 _CITED = re.compile(r"\([A-Z][A-Za-z-]+(?:\s+et\s+al\.?)?,?\s+(?:19|20)\d\d\)")
 _CONDITION = re.compile(r"\b(?:if|when|unless|whenever)\b", re.I)
+# A condition or a concession: what follows in its clause is supposed or conceded, not stated.
+_NOT_ASSERTED = re.compile(r"\b(?:if|when|unless|whenever|(?:even\s+)?though|although)\b", re.I)
 # A guideline's rule: a guideline as subject, a condition, a general statement about patients.
 _RULE = re.compile(
     r"\b(?:MTUS|ACOEM|ODG|guidelines?|Official\s+Disability)\b[^.;]{0,40}?\b(?:states?|stated|"
@@ -570,9 +572,6 @@ def _stated_negation(text: str, a: int, b: int) -> re.Match | None:
         if not _NOT_ASSERTED.search(text, max(lo, a), m.start()):
             return m
     return None
-
-
-_NOT_ASSERTED = re.compile(r"\b(?:if|when|unless|whenever|(?:even\s+)?though|although)\b", re.I)
 
 
 def _words(quote: str) -> str:

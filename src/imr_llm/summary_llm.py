@@ -4,10 +4,11 @@ Two questions, sized for a small local model: one for the case parts (injury, di
 treatment to date) over the letter's head, and one per item for its decision and reason over
 the end of that item's rationale. Each answer is a plain sentence with a quote copied from the
 letter. A part whose quote is not in the letter (for an item's reason: not in that item's
-rationale), or does not read as that part (a complaint given as the diagnoses, a bare
-verdict given as the reason), or does not back the sentence (``text.support``), or whose question could not be answered with a grounded quote,
-keeps the extractive quote, and ``SummaryParts.extractive_parts`` names it; body parts stay the rules'
-list. Imported only when an LLM backend is on.
+rationale), does not read as that part (a complaint given as the diagnoses, a bare verdict
+given as the reason) or does not back the sentence (``text.support``), or whose question could
+not be answered with a grounded quote, keeps the extractive quote, and
+``SummaryParts.extractive_parts`` names it; body parts stay the rules' list. Imported only when
+an LLM backend is on.
 """
 
 from __future__ import annotations
@@ -141,12 +142,11 @@ def merge(
     """The extractive parts with each part the LLM grounded replaced by its quote and sentence.
     A part counts only when its quote is in the letter, reads as that part (``reads_as``: an
     injury statement, a diagnosis, care so far) and backs the sentence (``supports``: most of
-    its content words, the same negation: on 36 read letters it kept 34 of 43 faithful sentences
-    and 1 of 4 unfaithful ones; the faithful ones it drops state facts their quote does not
-    hold); an item's reason only when its quote lies in
-    that item's rationale, neither it nor the sentence is a guideline's rule or a bare verdict,
-    and its quote overlaps the extractive decisive reason: the two readers agree on which clause
-    decided the item. (Read on 14 check-split letters, 5 of 6 item sentences whose quote lay
+    its content words, the same negation; on 36 read letters it kept 34 of 43 faithful
+    sentences and 1 of 4 unfaithful ones, the faithful ones it drops stating facts their quote
+    does not hold); an item's reason only when its quote lies in that item's rationale,
+    neither it nor the sentence is a guideline's rule or a bare verdict, and its quote overlaps
+    the extractive decisive reason: the two readers agree on which clause decided the item. (Read on 14 check-split letters, 5 of 6 item sentences whose quote lay
     elsewhere in the rationale gave a reason the rationale does not give.)"""
     parts = extractive.model_copy(deep=True)
     parts.source = "llm"

@@ -15,7 +15,7 @@ _FUNCTION = frozenset(
     have had do does did this that these those there their his her he she it its they them
     which who whom whose what when where while than then so such also only into onto upon
     because since given due per each any some all both either would could should may might must
-    can will shall being due thus therefore hence however although though
+    can will shall thus therefore hence however although though
     upheld overturned
     """.split()  # noqa: SIM905
 )
