@@ -440,29 +440,35 @@ def _reason(text: str, d: Decision) -> Evidence | None:
         conclusion = (d.conclusion_evidence.start, d.conclusion_evidence.end)
         if not spans or spans[-1][1] < conclusion[1]:
             spans.append(conclusion)
+    scores = _KIND_SCORE[d.outcome == "overturned"]
     best: tuple[int, int] | None = None
     best_score = 0
     last = len(spans) - 1
-    for k, (a, b) in enumerate(spans):
+    # Latest first: a tie goes to the later sentence, and a sentence whose best possible score
+    # (its kind at most a shortfall's) cannot beat the best so far is not read at all.
+    for k in range(last, -1, -1):
+        a, b = spans[k]
         if text[a] in '"\u201c':
             continue  # a quoted guideline
+        bonus = k + (10 if k == last else 0)  # the reason leads into the verdict
+        if _CASE_LEAD.match(text, a):
+            bonus += 15
+        if _ADDITIVE.match(text, a, b):
+            bonus -= 15  # "Moreover, ...": a further reason; the main one came first
+        if best is not None and _TOP_KIND + bonus + 10 <= best_score:
+            continue
         found = _reason_clause(text, a, b)
         if found is None:
             continue  # a verdict and nothing else
         clause, kind = found
-        score = _KIND_SCORE[d.outcome == "overturned"][kind]
-        if not score:
+        if not scores[kind]:
             continue
-        score += k + (10 if k == last else 0)  # the reason leads into the verdict
-        if _CASE_LEAD.match(text, a):
-            score += 15
+        score = scores[kind] + bonus
         if _CASE.search(text, *clause):
             score += 10
-        if _ADDITIVE.match(text, a, b):
-            score -= 15  # "Moreover, ...": a further reason; the main one came first
         if clause[1] - clause[0] > _MAX_QUOTE:
             score -= 30
-        if score >= best_score:
+        if score >= 0 and (best is None or score > best_score):
             best, best_score = clause, score
     if best is None and conclusion:
         best = conclusion
@@ -491,6 +497,7 @@ _KIND_SCORE = {
 }
 for _scores in _KIND_SCORE.values():
     _scores["admin"] = 0
+_TOP_KIND = max(max(scores.values()) for scores in _KIND_SCORE.values())
 
 
 def _reason_clause(text: str, a: int, b: int) -> tuple[tuple[int, int], str] | None:
