@@ -274,18 +274,19 @@ def _quote(text: str, a: int, b: int) -> Evidence:
 def _injury(text: str, spans: Sequence[tuple[int, int]]) -> Evidence | None:
     """The sentence that dates the injury (a date whose role is the injury), joined with the
     sentence next to it that tells how it happened; else the first sentence about the injury."""
-    cued = _holding(_INJURY, text, spans)
-    pick = next(
-        (
-            k
-            for k in cued
-            if any(
-                dateparse.date_role(text, m.start(), m.end(), *spans[k]) == "injury"
-                for m, _ in dateparse.find_dates(text, *spans[k])
-            )
-        ),
-        cued[0] if cued else None,
-    )
+    pick = first = None
+    for k, (a, b) in enumerate(spans):  # in order, stopping at the first that dates the injury
+        if not _INJURY.search(text, a, b):
+            continue
+        if first is None:
+            first = k
+        if any(
+            dateparse.date_role(text, m.start(), m.end(), a, b) == "injury"
+            for m, _ in dateparse.find_dates(text, a, b)
+        ):
+            pick = k
+            break
+    pick = first if pick is None else pick
     if pick is None:
         return None
     a, b = spans[pick]
