@@ -161,9 +161,10 @@ _NOT_RECOMMENDED = re.compile(
     re.I,
 )
 _CITED = re.compile(r"\([A-Z][A-Za-z-]+(?:\s+et\s+al\.?)?,?\s+(?:19|20)\d\d\)")
-_CONDITION = re.compile(r"\b(?:if|when|unless|whenever)\b", re.I)
+_IF = r"if|when|unless|whenever"
+_CONDITION = re.compile(rf"\b(?:{_IF})\b", re.I)
 # A condition or a concession: what follows in its clause is supposed or conceded, not stated.
-_NOT_ASSERTED = re.compile(r"\b(?:if|when|unless|whenever|(?:even\s+)?though|although)\b", re.I)
+_NOT_ASSERTED = re.compile(rf"\b(?:{_IF}|(?:even\s+)?though|although)\b", re.I)
 # A guideline's rule: a guideline as subject, a condition, a general statement about patients.
 _RULE = re.compile(
     r"\b(?:MTUS|ACOEM|ODG|guidelines?|Official\s+Disability)\b[^.;]{0,40}?\b(?:states?|stated|"

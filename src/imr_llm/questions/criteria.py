@@ -7,10 +7,10 @@ meet" and the rationale has a sentence about this patient reporting a shortfall;
 the list has met criteria and none unmet (or the verdict is "meets"), and the rationale states
 no absence (``absence_claims`` or ``STATED_SHORTFALL``) and no exceeded limit. Each counted
 criterion's quote must lie inside the rationale, speak about this patient rather than restate
-the guideline, and (for "unmet") carry a negative or
-over-limit cue that is not a supporting negative such as "no side effects" or "has not had
-acupuncture before", (for "met") carry none. Items whose rationale concludes against its own
-decision word are left to ``decision-conclusion-mismatch``.
+the guideline, and (for "unmet") carry a negative or over-limit cue that is not a supporting
+negative such as "no side effects" or "has not had acupuncture before", (for "met") carry none.
+Items whose rationale concludes against its own decision word are left to
+``decision-conclusion-mismatch``.
 """
 
 from __future__ import annotations
